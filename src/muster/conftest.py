@@ -1,0 +1,50 @@
+import pytest
+
+from muster.core.testing import make_account, make_member, make_unit
+from muster.custody.models import Armory
+from muster.members.models import Role, Unit
+
+
+@pytest.fixture
+def world(db):
+    """Two companies under one region, each with an armory, and the named people of core.testing."""
+    from types import SimpleNamespace
+
+    region = make_unit("R", kind=Unit.Kind.REGION, name="Region R")
+    unit_a = make_unit("A", parent=region, name="Company A")
+    unit_b = make_unit("B", parent=region, name="Company B")
+    armory_a = Armory.objects.create(code="ARM-A", name="Arms room A", unit=unit_a)
+    armory_b = Armory.objects.create(code="ARM-B", name="Arms room B", unit=unit_b)
+    bob_member = make_member(unit_a, first_name="Bob", last_name="Baker")
+    bob = make_account("bob", roles=[(Role.MEMBER, unit_a)], member=bob_member)
+    return SimpleNamespace(
+        region=region,
+        unit_a=unit_a,
+        unit_b=unit_b,
+        armory_a=armory_a,
+        armory_b=armory_b,
+        alice=make_account("alice", roles=[(Role.ARMORER, unit_a)], member=make_member(unit_a, first_name="Alice")),
+        bob=bob,
+        bob_member=bob_member,
+        carol=make_account("carol", roles=[(Role.ARMORER, unit_b)], member=make_member(unit_b, first_name="Carol")),
+        dave=make_account("dave", roles=[(Role.COMMANDER, unit_a)]),
+        erin=make_account("erin", roles=[(Role.AUDITOR, unit_a)]),
+        frank=make_account("frank", roles=[(Role.DUTY_OFFICER, unit_a)]),
+        rita=make_account("rita", roles=[(Role.ARMORER, region)]),
+        member_b=make_member(unit_b, first_name="Boris"),
+    )
+
+
+@pytest.fixture
+def purged_ledger(transactional_db):
+    """For tests with real transactions: the ledger is emptied afterwards, around the append-only triggers."""
+    from muster.custody.testing import purge_ledger
+
+    yield
+    purge_ledger()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is deliberately slow; tests create many accounts and do not test the hasher's strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

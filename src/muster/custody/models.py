@@ -1,0 +1,204 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from muster.members.models import Member, Unit
+
+
+class ItemType(models.Model):
+    class Category(models.TextChoices):
+        FIREARM = "firearm", "Firearm"
+        COUNTER_DRONE = "counter_drone", "Counter-drone device"
+        VEHICLE = "vehicle", "Vehicle"
+        OPTICS = "optics", "Optics"
+        RADIO = "radio", "Radio"
+        KEY = "key", "Key"
+        OTHER = "other", "Other"
+
+    name = models.CharField(max_length=120, unique=True, help_text="e.g. 'AK-74M assault rifle'")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    model = models.CharField(max_length=120, blank=True)
+    calibre = models.CharField(max_length=40, blank=True, help_text="Firearms only, e.g. 5.45×39 mm")
+    default_loan_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Due-back period for an issue; empty means the site default"
+    )
+
+    class Meta:
+        ordering = ["category", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Armory(models.Model):
+    """A storage location belonging to a unit: arms room, vehicle park, radio store."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="armories")
+    address = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "armories"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class HolderKind(models.TextChoices):
+    ARMORY = "armory", "Armory"
+    MEMBER = "member", "Member"
+
+
+class Item(models.Model):
+    """A controlled item. Its holder columns change only in custody.services, together with a ledger event."""
+
+    class Condition(models.TextChoices):
+        SERVICEABLE = "serviceable", "Serviceable"
+        NEEDS_REPAIR = "needs_repair", "Needs repair"
+        UNSERVICEABLE = "unserviceable", "Unserviceable"
+
+    item_type = models.ForeignKey(ItemType, on_delete=models.PROTECT, related_name="items")
+    serial_number = models.CharField(max_length=64)
+    home_armory = models.ForeignKey(Armory, on_delete=models.PROTECT, related_name="home_items")
+    condition = models.CharField(max_length=16, choices=Condition.choices, default=Condition.SERVICEABLE)
+    manufacturer = models.CharField(max_length=120, blank=True)
+    year_of_manufacture = models.PositiveSmallIntegerField(null=True, blank=True)
+    markings = models.CharField(max_length=200, blank=True, help_text="Other markings, e.g. inventory number")
+    notes = models.TextField(blank=True)
+
+    holder_kind = models.CharField(max_length=8, choices=HolderKind.choices, editable=False)
+    holder_armory = models.ForeignKey(
+        Armory, null=True, blank=True, on_delete=models.PROTECT, related_name="held_items", editable=False
+    )
+    holder_member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="held_items", editable=False
+    )
+    due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The item's number of ledger events; the next event for this item must carry custody_version + 1.
+    custody_version = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["item_type__name", "serial_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item_type", "serial_number"],
+                name="item_serial_unique_per_type",
+                violation_error_message="An item of this type with this serial number is already registered.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        holder_kind="armory",
+                        holder_armory__isnull=False,
+                        holder_member__isnull=True,
+                        due_at=None,
+                    )
+                    | Q(holder_kind="member", holder_member__isnull=False, holder_armory__isnull=True)
+                ),
+                name="item_has_exactly_one_holder",
+                violation_error_message="An item is held by exactly one armory or one member.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["serial_number"]),
+            models.Index(fields=["holder_kind", "due_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_type.name} #{self.serial_number}"
+
+    @property
+    def holder(self) -> Armory | Member:
+        return self.holder_armory if self.holder_kind == HolderKind.ARMORY else self.holder_member
+
+    @property
+    def is_issued(self) -> bool:
+        return self.holder_kind == HolderKind.MEMBER
+
+
+class LedgerEvent(models.Model):
+    """One custody event. Append-only (database triggers refuse UPDATE and DELETE), hash-chained by `seq`.
+
+    docs/ledger.md specifies the canonical encoding that `hash` covers.
+    """
+
+    class Kind(models.TextChoices):
+        REGISTER = "register", "Registered"
+        ISSUE = "issue", "Issued"
+        RETURN = "return", "Returned"
+
+    seq = models.BigIntegerField(primary_key=True)
+    recorded_at = models.DateTimeField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="events")
+    item_version = models.PositiveIntegerField()
+    # NULL, not "", for "no holder": the check constraints and triggers compare holders with IS.
+    from_kind = models.CharField(max_length=8, choices=HolderKind.choices, null=True, blank=True)  # noqa: DJ001
+    from_armory = models.ForeignKey(Armory, null=True, on_delete=models.PROTECT, related_name="+")
+    from_member = models.ForeignKey(Member, null=True, on_delete=models.PROTECT, related_name="events_from")
+    to_kind = models.CharField(max_length=8, choices=HolderKind.choices)
+    to_armory = models.ForeignKey(Armory, null=True, on_delete=models.PROTECT, related_name="+")
+    to_member = models.ForeignKey(Member, null=True, on_delete=models.PROTECT, related_name="events_to")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="custody_events")
+    reason = models.TextField(blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "item_version"],
+                name="ledger_one_event_per_item_version",
+                violation_error_message="Another custody change of this item was recorded first.",
+            ),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="ledger_seq_positive"),
+            models.CheckConstraint(
+                condition=(
+                    Q(from_kind=None, from_armory=None, from_member=None)
+                    | Q(from_kind="armory", from_armory__isnull=False, from_member=None)
+                    | Q(from_kind="member", from_member__isnull=False, from_armory=None)
+                )
+                & (
+                    Q(to_kind="armory", to_armory__isnull=False, to_member=None)
+                    | Q(to_kind="member", to_member__isnull=False, to_armory=None)
+                ),
+                name="ledger_holders_well_formed",
+            ),
+            # Each kind moves custody in one direction only; a second issue of an issued item would need
+            # from_kind="member", which no issue event may carry.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="register", from_kind=None, to_kind="armory", item_version=1)
+                    | Q(kind="issue", from_kind="armory", to_kind="member", item_version__gt=1)
+                    | Q(kind="return", from_kind="member", to_kind="armory", item_version__gt=1)
+                ),
+                name="ledger_kind_moves_custody_one_way",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["from_member", "seq"]),
+            models.Index(fields=["to_member", "seq"]),
+            models.Index(fields=["recorded_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind} item {self.item_id}"
+
+
+class LedgerHead(models.Model):
+    """The single row every custody write locks, so sequence numbers are handed out one at a time."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="ledger_head_single_row")]
+
+    def __str__(self) -> str:
+        return f"ledger head #{self.seq} {self.hash[:12]}"

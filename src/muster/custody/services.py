@@ -1,0 +1,166 @@
+"""Custody state changes. Nothing else writes an item's holder or the ledger.
+
+Each function: keyword-only arguments, an acting account, one durable transaction that locks the item, checks the
+rules, appends the ledger event and updates the item. Refusals raise `muster.core.errors` exceptions with stable
+codes, before anything is written.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.custody import ledger
+from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent
+from muster.members import scope
+from muster.members.models import Account, Member, Role
+
+
+def _require_armorer(actor: Account, armory: Armory, action: str) -> None:
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
+    if not scope.has_role(actor, armory.unit, {Role.ARMORER}):
+        raise NotPermitted(
+            f"{actor.username} is not an armorer of {armory.unit.code}, which owns {armory.code}; cannot {action}.",
+            code="not_armorer",
+        )
+
+
+def _lock(item: Item) -> Item:
+    return (
+        Item.objects.select_for_update(of=("self",)).select_related("holder_armory__unit", "item_type").get(pk=item.pk)
+    )
+
+
+def default_due_at(item_type: ItemType, now: datetime | None = None) -> datetime:
+    hours = item_type.default_loan_hours or settings.MUSTER_DEFAULT_LOAN_HOURS
+    return (now or timezone.now()) + timedelta(hours=hours)
+
+
+@transaction.atomic(durable=True)
+def register_item(
+    *,
+    item_type: ItemType,
+    serial_number: str,
+    home_armory: Armory,
+    actor: Account,
+    condition: str = Item.Condition.SERVICEABLE,
+    manufacturer: str = "",
+    year_of_manufacture: int | None = None,
+    markings: str = "",
+    notes: str = "",
+    reason: str = "",
+) -> Item:
+    """Bring an item onto the books, held by its home armory. Its first ledger event is `register`."""
+    _require_armorer(actor, home_armory, "register items")
+    return _register(
+        item_type=item_type, serial_number=serial_number, home_armory=home_armory, actor=actor,
+        condition=condition, manufacturer=manufacturer, year_of_manufacture=year_of_manufacture,
+        markings=markings, notes=notes, reason=reason,
+    )  # fmt: skip
+
+
+def _register(*, item_type, serial_number, home_armory, actor, reason="", **fields) -> Item:
+    """The body of register_item, for callers that already hold a transaction (bulk import)."""
+    serial_number = serial_number.strip()
+    if not serial_number:
+        raise Invalid("The serial number is empty.", code="serial_empty")
+    if Item.objects.filter(item_type=item_type, serial_number=serial_number).exists():
+        raise Refused(f"{item_type.name} #{serial_number} is already registered.", code="serial_taken")
+    item = Item.objects.create(
+        item_type=item_type,
+        serial_number=serial_number,
+        home_armory=home_armory,
+        holder_kind=HolderKind.ARMORY,
+        holder_armory=home_armory,
+        **fields,
+    )
+    ledger.append(
+        kind=LedgerEvent.Kind.REGISTER,
+        item=item,
+        to_kind=HolderKind.ARMORY,
+        to_armory_id=home_armory.pk,
+        actor_id=actor.pk,
+        reason=reason or "registered",
+    )
+    return item
+
+
+def check_issue(*, item: Item, member: Member, due_at: datetime, now: datetime) -> None:
+    """Every rule an issue must pass. Raises Refused with a stable code for the first one broken."""
+    if item.holder_kind != HolderKind.ARMORY:
+        raise Refused(f"{item} is already issued to {item.holder_member}.", code="item_not_in_armory")
+    if item.condition != Item.Condition.SERVICEABLE:
+        raise Refused(f"{item} is {item.get_condition_display().lower()}.", code="item_unserviceable")
+    if member.status != Member.Status.ACTIVE:
+        raise Refused(f"{member} is {member.get_status_display().lower()}, not active.", code="member_not_active")
+    if not member.vetting_is_valid(timezone.localdate(now)):
+        raise Refused(
+            f"{member}'s vetting expired on {member.vetting_valid_until}."
+            if member.vetting_valid_until
+            else f"{member} has never been vetted.",
+            code="member_vetting_expired",
+        )
+    if due_at <= now:
+        raise Invalid("The due-back time must be in the future.", code="due_in_past")
+
+
+@transaction.atomic(durable=True)
+def issue(
+    *, item: Item, member: Member, actor: Account, due_at: datetime | None = None, reason: str = ""
+) -> LedgerEvent:
+    """Hand an item from its armory to a member."""
+    item = _lock(item)
+    if item.holder_kind == HolderKind.ARMORY:
+        _require_armorer(actor, item.holder_armory, "issue from it")
+    else:
+        _require_armorer(actor, item.home_armory, "issue its items")
+    member = Member.objects.select_related("unit").get(pk=member.pk)
+    if not scope.has_role(actor, member.unit, {Role.ARMORER}):
+        raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
+    now = timezone.now()
+    due_at = due_at or default_due_at(item.item_type, now)
+    check_issue(item=item, member=member, due_at=due_at, now=now)
+    try:
+        with transaction.atomic():
+            return ledger.append(
+                kind=LedgerEvent.Kind.ISSUE,
+                item=item,
+                to_kind=HolderKind.MEMBER,
+                to_member_id=member.pk,
+                actor_id=actor.pk,
+                reason=reason,
+                due_at=due_at,
+            )
+    except IntegrityError as exc:  # the database's own guard; reachable only if the row lock was bypassed
+        raise Refused(f"{item} changed hands at the same moment; try again.", code="concurrent_change") from exc
+
+
+@transaction.atomic(durable=True)
+def return_item(
+    *,
+    item: Item,
+    actor: Account,
+    armory: Armory | None = None,
+    reason: str = "",
+) -> LedgerEvent:
+    """Take an issued item back from its holder into an armory (its home armory unless one is given)."""
+    item = _lock(item)
+    armory = Armory.objects.select_related("unit").get(pk=(armory or item.home_armory).pk)
+    _require_armorer(actor, armory, "take items into it")
+    if item.holder_kind != HolderKind.MEMBER:
+        raise Refused(f"{item} is not issued; it is in {item.holder_armory}.", code="item_not_issued")
+    try:
+        with transaction.atomic():
+            return ledger.append(
+                kind=LedgerEvent.Kind.RETURN,
+                item=item,
+                to_kind=HolderKind.ARMORY,
+                to_armory_id=armory.pk,
+                actor_id=actor.pk,
+                reason=reason,
+            )
+    except IntegrityError as exc:
+        raise Refused(f"{item} changed hands at the same moment; try again.", code="concurrent_change") from exc

@@ -1,0 +1,39 @@
+"""Test helpers for custody: a world with armories and items, and a ledger purge for transactional tests."""
+
+from django.db import connection
+
+from muster.custody import services, triggers
+from muster.custody.ledger import GENESIS_HASH
+from muster.custody.models import Armory, Item, ItemType, LedgerEvent, LedgerHead
+from muster.members.models import Account
+
+_serials = iter(range(10_000, 10_000_000))
+
+
+def make_item_type(name: str = "AK-74M assault rifle", *, category: str = ItemType.Category.FIREARM) -> ItemType:
+    item_type, _ = ItemType.objects.get_or_create(
+        name=name, defaults={"category": category, "model": name.split()[0], "calibre": "5.45×39 mm"}
+    )
+    return item_type
+
+
+def make_item(armory: Armory, actor: Account, *, item_type: ItemType | None = None, serial: str = "") -> Item:
+    return services.register_item(
+        item_type=item_type or make_item_type(),
+        serial_number=serial or f"SN{next(_serials)}",
+        home_armory=armory,
+        actor=actor,
+        manufacturer="Izhmash",
+        year_of_manufacture=1991,
+    )
+
+
+def purge_ledger() -> None:
+    """Empty the custody tables, which the append-only triggers otherwise forbid. Tests only."""
+    triggers.uninstall(connection)
+    try:
+        LedgerEvent.objects.all().delete()
+        Item.objects.all().delete()
+        LedgerHead.objects.update_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
+    finally:
+        triggers.install(connection)
