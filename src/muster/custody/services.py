@@ -29,9 +29,13 @@ def _require_armorer(actor: Account, armory: Armory, action: str) -> None:
 
 
 def _lock(item: Item) -> Item:
-    return (
-        Item.objects.select_for_update(of=("self",)).select_related("holder_armory__unit", "item_type").get(pk=item.pk)
-    )
+    # Lock the bare row: on PostgreSQL a row re-read after waiting for a lock is re-checked, but columns joined
+    # from other tables are not, so a join here could pair the new holder id with the old holder's row.
+    locked = Item.objects.select_for_update().get(pk=item.pk)
+    locked.item_type = ItemType.objects.get(pk=locked.item_type_id)
+    if locked.holder_armory_id is not None:
+        locked.holder_armory = Armory.objects.select_related("unit").get(pk=locked.holder_armory_id)
+    return locked
 
 
 def default_due_at(item_type: ItemType, now: datetime | None = None) -> datetime:
