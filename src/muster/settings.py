@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "muster.core",
     "muster.members",
+    "muster.training",
     "muster.custody",
 ]
 
@@ -161,6 +162,17 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("MUSTER_HSTS_PRELOAD", False)
     SECURE_SSL_REDIRECT = env_bool("MUSTER_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+EMAIL_BACKEND = env_str(
+    "MUSTER_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("MUSTER_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("MUSTER_EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("MUSTER_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("MUSTER_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("MUSTER_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("MUSTER_EMAIL_FROM", "muster@localhost")
 
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)

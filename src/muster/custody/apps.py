@@ -16,4 +16,10 @@ class CustodyConfig(AppConfig):
     verbose_name = "Custody"
 
     def ready(self) -> None:
+        from muster.custody import recalls
+        from muster.members import hooks
+
         post_migrate.connect(_ensure_ledger_head, sender=self)
+        # Roster changes reach custody through hooks defined in members, so members never imports custody.
+        hooks.member_lapsed.connect(recalls.on_member_lapsed, dispatch_uid="custody-recall-on-lapse")
+        hooks.register_departure_check(recalls.refuse_departure_while_holding)

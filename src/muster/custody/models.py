@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from muster.members.models import Member, Unit
+from muster.training.models import Qualification
 
 
 class ItemType(models.Model):
@@ -21,6 +22,12 @@ class ItemType(models.Model):
     calibre = models.CharField(max_length=40, blank=True, help_text="Firearms only, e.g. 5.45×39 mm")
     default_loan_hours = models.PositiveIntegerField(
         null=True, blank=True, help_text="Due-back period for an issue; empty means the site default"
+    )
+    required_qualifications = models.ManyToManyField(
+        Qualification,
+        blank=True,
+        related_name="item_types",
+        help_text="A member must hold all of these, valid until the due-back time, to draw an item of this type",
     )
 
     class Meta:
@@ -202,3 +209,38 @@ class LedgerHead(models.Model):
 
     def __str__(self) -> str:
         return f"ledger head #{self.seq} {self.hash[:12]}"
+
+
+class Recall(models.Model):
+    """An issued item whose holder may no longer hold it. Open until the item comes back (its return event)."""
+
+    class Reason(models.TextChoices):
+        SUSPENDED = "member_suspended", "Member suspended"
+        DEPARTED = "member_departed", "Member departed"
+        NOT_ACTIVE = "member_not_active", "Member no longer active"
+        VETTING_EXPIRED = "vetting_expired", "Vetting expired"
+        QUALIFICATION_EXPIRED = "qualification_expired", "Qualification expired"
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="recalls")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="recalls")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    detail = models.CharField(max_length=300)
+    raised_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by_event = models.ForeignKey(
+        LedgerEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="resolved_recalls"
+    )
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=Q(resolved_at__isnull=True),
+                name="recall_one_open_per_item",
+                violation_error_message="This item already has an open recall.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"recall of {self.item} from {self.member}: {self.get_reason_display()}"

@@ -5,6 +5,7 @@ rules, appends the ledger event and updates the item. Refusals raise `muster.cor
 codes, before anything is written.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,10 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from muster.core.errors import Invalid, NotPermitted, Refused
-from muster.custody import ledger
+from muster.custody import ledger, recalls
 from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent
 from muster.members import scope
 from muster.members.models import Account, Member, Role
+from muster.training import queries as training_queries
 
 
 def _require_armorer(actor: Account, armory: Armory, action: str) -> None:
@@ -92,30 +94,91 @@ def _register(*, item_type, serial_number, home_armory, actor, reason="", **fiel
     return item
 
 
-def check_issue(*, item: Item, member: Member, due_at: datetime, now: datetime) -> None:
-    """Every rule an issue must pass. Raises Refused with a stable code for the first one broken."""
+# Gate refusals a commander may override with a countersign and a written reason. Item-state refusals
+# (already issued, unserviceable) and suspended/departed members can never be overridden.
+OVERRIDABLE = frozenset({"member_vetting_expired", "member_not_qualified", "member_applicant"})
+
+
+@dataclass(frozen=True)
+class Override:
+    """A commander's countersign on an issue the gate refuses. The face authenticates the commander."""
+
+    commander: Account
+    reason: str
+
+
+def gate(*, item: Item, member: Member, due_at: datetime, now: datetime) -> list[Refused]:
+    """Every rule an issue must pass; returns each one broken (empty when the issue may go ahead)."""
     if item.holder_kind != HolderKind.ARMORY:
-        raise Refused(f"{item} is already issued to {item.holder_member}.", code="item_not_in_armory")
+        return [Refused(f"{item} is already issued to {item.holder_member}.", code="item_not_in_armory")]
     if item.condition != Item.Condition.SERVICEABLE:
-        raise Refused(f"{item} is {item.get_condition_display().lower()}.", code="item_unserviceable")
-    if member.status != Member.Status.ACTIVE:
-        raise Refused(f"{member} is {member.get_status_display().lower()}, not active.", code="member_not_active")
-    if not member.vetting_is_valid(timezone.localdate(now)):
-        raise Refused(
-            f"{member}'s vetting expired on {member.vetting_valid_until}."
-            if member.vetting_valid_until
-            else f"{member} has never been vetted.",
-            code="member_vetting_expired",
+        return [Refused(f"{item} is {item.get_condition_display().lower()}.", code="item_unserviceable")]
+    failures = []
+    if member.status == Member.Status.APPLICANT:
+        failures.append(Refused(f"{member} is an applicant, not yet active.", code="member_applicant"))
+    elif member.status != Member.Status.ACTIVE:
+        failures.append(
+            Refused(f"{member} is {member.get_status_display().lower()}, not active.", code="member_not_active")
         )
-    if due_at <= now:
-        raise Invalid("The due-back time must be in the future.", code="due_in_past")
+    if not member.vetting_is_valid(timezone.localdate(now)):
+        failures.append(
+            Refused(
+                f"{member}'s vetting expired on {member.vetting_valid_until}."
+                if member.vetting_valid_until
+                else f"{member} has never been vetted.",
+                code="member_vetting_expired",
+            )
+        )
+    required = list(item.item_type.required_qualifications.all())
+    if required:
+        missing = training_queries.missing_qualifications(member, required, timezone.localdate(due_at))
+        if missing:
+            names = ", ".join(str(qualification) for qualification in missing)
+            failures.append(
+                Refused(
+                    f"{member} lacks {names} valid until the due-back date {timezone.localdate(due_at)}.",
+                    code="member_not_qualified",
+                )
+            )
+    return failures
+
+
+def _check_override(override: Override, *, actor: Account, item: Item, failures: list[Refused]) -> dict:
+    not_overridable = [failure for failure in failures if failure.code not in OVERRIDABLE]
+    if not_overridable:
+        raise not_overridable[0]
+    if override.commander.pk == actor.pk:
+        raise NotPermitted("The countersigning commander must be someone other than the armorer.", code="self_override")
+    if not override.commander.is_active or not scope.has_role(
+        override.commander, item.holder_armory.unit, {Role.COMMANDER}
+    ):
+        raise NotPermitted(
+            f"{override.commander.username} is not a commander of {item.holder_armory.unit.code}.",
+            code="override_not_commander",
+        )
+    reason = override.reason.strip()
+    if len(reason) < 10:
+        raise Invalid("An override needs a written reason (at least 10 characters).", code="override_reason_missing")
+    return {
+        "override": {
+            "commander": override.commander.pk,
+            "codes": sorted(failure.code for failure in failures),
+            "reason": reason,
+        }
+    }
 
 
 @transaction.atomic(durable=True)
 def issue(
-    *, item: Item, member: Member, actor: Account, due_at: datetime | None = None, reason: str = ""
+    *,
+    item: Item,
+    member: Member,
+    actor: Account,
+    due_at: datetime | None = None,
+    reason: str = "",
+    override: Override | None = None,
 ) -> LedgerEvent:
-    """Hand an item from its armory to a member."""
+    """Hand an item from its armory to a member, if the gate allows it or a commander overrides it."""
     item = _lock(item)
     if item.holder_kind == HolderKind.ARMORY:
         _require_armorer(actor, item.holder_armory, "issue from it")
@@ -126,7 +189,14 @@ def issue(
         raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
     now = timezone.now()
     due_at = due_at or default_due_at(item.item_type, now)
-    check_issue(item=item, member=member, due_at=due_at, now=now)
+    if due_at <= now:
+        raise Invalid("The due-back time must be in the future.", code="due_in_past")
+    failures = gate(item=item, member=member, due_at=due_at, now=now)
+    data = {}
+    if failures:
+        if override is None:
+            raise failures[0]
+        data = _check_override(override, actor=actor, item=item, failures=failures)
     try:
         with transaction.atomic():
             return ledger.append(
@@ -137,6 +207,7 @@ def issue(
                 actor_id=actor.pk,
                 reason=reason,
                 due_at=due_at,
+                data=data,
             )
     except IntegrityError as exc:  # the database's own guard; reachable only if the row lock was bypassed
         raise Refused(f"{item} changed hands at the same moment; try again.", code="concurrent_change") from exc
@@ -158,7 +229,7 @@ def return_item(
         raise Refused(f"{item} is not issued; it is in {item.holder_armory}.", code="item_not_issued")
     try:
         with transaction.atomic():
-            return ledger.append(
+            event = ledger.append(
                 kind=LedgerEvent.Kind.RETURN,
                 item=item,
                 to_kind=HolderKind.ARMORY,
@@ -168,3 +239,5 @@ def return_item(
             )
     except IntegrityError as exc:
         raise Refused(f"{item} changed hands at the same moment; try again.", code="concurrent_change") from exc
+    recalls.resolve_on_return(item=item, event=event)
+    return event

@@ -134,3 +134,70 @@ class RoleAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} — {self.get_role_display()} of {self.unit.code}"
+
+
+class StatusChange(models.Model):
+    """Every change of a member's status: who, when, why. Written only by members.services."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=Member.Status.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=Member.Status.choices)
+    reason = models.TextField()
+    changed_by = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.from_status or '—'} → {self.to_status}"
+
+
+class Vetting(models.Model):
+    class Outcome(models.TextChoices):
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="vettings")
+    vetted_on = models.DateField()
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    valid_until = models.DateField(null=True, blank=True)
+    vetted_by = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    notes = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-vetted_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(outcome="failed", valid_until=None)
+                | models.Q(outcome="passed", valid_until__gt=models.F("vetted_on")),
+                name="vetting_passed_has_validity",
+                violation_error_message="A passed vetting is valid until a date after it; a failed one is not valid.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} vetting {self.vetted_on}: {self.outcome}"
+
+
+class DisciplinaryEntry(models.Model):
+    class Kind(models.TextChoices):
+        WARNING = "warning", "Warning"
+        REPRIMAND = "reprimand", "Reprimand"
+        SUSPENSION = "suspension", "Suspension"
+        OTHER = "other", "Other"
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="disciplinary_entries")
+    occurred_on = models.DateField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    note = models.TextField()
+    recorded_by = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_on", "-pk"]
+        verbose_name_plural = "disciplinary entries"
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.kind} on {self.occurred_on}"

@@ -82,10 +82,19 @@ def test_it_catches_a_recomputed_chain_that_rewrote_an_event(busy_ledger, withou
 
     row = LedgerEvent.objects.get(seq=7)
     fields = ledger.event_fields(
-        seq=7, recorded_at=row.recorded_at, kind=row.kind, item_id=row.item_id, item_version=row.item_version,
-        from_ref=f"armory:{row.from_armory_id}", to_ref=f"member:{row.to_member_id}", actor_id=row.actor_id,
-        reason="forged", due_at=row.due_at, data=row.data, prev_hash=row.prev_hash,
-    )  # fmt: skip
+        seq=7,
+        recorded_at=row.recorded_at,
+        kind=row.kind,
+        item_id=row.item_id,
+        item_version=row.item_version,
+        from_ref=f"armory:{row.from_armory_id}",
+        to_ref=f"member:{row.to_member_id}",
+        actor_id=row.actor_id,
+        reason="forged",
+        due_at=row.due_at,
+        data=row.data,
+        prev_hash=row.prev_hash,
+    )
     LedgerEvent.objects.filter(seq=7).update(reason="forged", hash=ledger.compute_hash(fields))
     code, message = run_verify(capsys)
     assert code == 1

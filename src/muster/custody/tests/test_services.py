@@ -79,7 +79,7 @@ def test_it_refuses_to_issue_an_item_already_issued(world):
 @pytest.mark.parametrize(
     ("status", "vetted_days", "code"),
     [
-        (Member.Status.APPLICANT, 365, "member_not_active"),
+        (Member.Status.APPLICANT, 365, "member_applicant"),
         (Member.Status.SUSPENDED, 365, "member_not_active"),
         (Member.Status.DEPARTED, 365, "member_not_active"),
         (Member.Status.ACTIVE, -1, "member_vetting_expired"),
@@ -186,8 +186,13 @@ def test_the_database_refuses_a_second_issue_even_when_the_code_is_bypassed(worl
         None,
     )
     with pytest.raises(IntegrityError), transaction.atomic():
-        ledger.append(kind="issue", item=item, to_kind=HolderKind.MEMBER, to_member_id=world.alice.member.pk,
-                      actor_id=world.alice.pk)  # fmt: skip
+        ledger.append(
+            kind="issue",
+            item=item,
+            to_kind=HolderKind.MEMBER,
+            to_member_id=world.alice.member.pk,
+            actor_id=world.alice.pk,
+        )
     assert LedgerEvent.objects.filter(kind="issue").count() == 1
 
 
@@ -195,9 +200,11 @@ def test_the_database_refuses_a_holder_change_without_a_ledger_event(world):
     item = make_item(world.armory_a, world.alice)
     with pytest.raises(IntegrityError), transaction.atomic():
         Item.objects.filter(pk=item.pk).update(
-            holder_kind=HolderKind.MEMBER, holder_armory=None, holder_member=world.bob_member,
+            holder_kind=HolderKind.MEMBER,
+            holder_armory=None,
+            holder_member=world.bob_member,
             custody_version=item.custody_version + 1,
-        )  # fmt: skip
+        )
     item.refresh_from_db()
     assert item.holder_kind == HolderKind.ARMORY
 
