@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_filters",
+    "huey.contrib.djhuey",
     "muster.core",
     "muster.members",
     "muster.training",
@@ -173,6 +174,19 @@ EMAIL_HOST_USER = env_str("MUSTER_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env_str("MUSTER_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("MUSTER_EMAIL_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("MUSTER_EMAIL_FROM", "muster@localhost")
+
+# Background jobs (huey): SQLite file under var/ by default, Redis when MUSTER_REDIS_URL is set.
+_REDIS_URL = env_str("MUSTER_REDIS_URL")
+HUEY = {
+    "name": "muster",
+    "immediate": False,
+    "utc": True,
+    "consumer": {"workers": env_int("MUSTER_WORKERS", 2, minimum=1), "worker_type": "thread", "periodic": True},
+}
+if _REDIS_URL:
+    HUEY.update({"huey_class": "huey.RedisHuey", "connection": {"url": _REDIS_URL}})
+else:
+    HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")})
 
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)

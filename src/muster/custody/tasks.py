@@ -1,0 +1,19 @@
+"""Periodic custody jobs, run by `muster worker` (huey)."""
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from muster.custody import recalls
+
+log = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def scan_for_recalls() -> int:
+    """Find issued items whose holder's vetting, qualification or status lapsed since the last scan."""
+    found = recalls.scan()
+    if found:
+        log.info("opened %d recall(s)", len(found))
+    return len(found)
