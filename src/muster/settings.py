@@ -10,6 +10,7 @@ from muster.core.env import env_bool, env_choice, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent
 # ./var/ beside the working directory holds the SQLite file, so the demo and the CLI agree on one database.
 VAR_DIR = Path(env_str("MUSTER_VAR_DIR", str(Path.cwd() / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 MODE = env_choice("MUSTER_MODE", "development", {"development", "production"})
 PRODUCTION = MODE == "production"
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "huey.contrib.djhuey",
     "muster.core",
@@ -78,7 +80,6 @@ TEMPLATES = [
 def _database() -> dict:
     url = env_str("DATABASE_URL")
     if url is None:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'muster.sqlite3'}"
     try:
         config = dj_database_url.parse(url, conn_max_age=env_int("MUSTER_DB_CONN_MAX_AGE", 0, minimum=0))
@@ -130,7 +131,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("MUSTER_STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Outside production, serve straight from the source folders so the demo needs no collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -150,6 +155,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc served from our own static files: units may run without internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,30 +1,120 @@
-"""API error mapping: one place turns domain errors into HTTP answers with a stable `{code, detail}` body."""
+"""API error mapping and shared API pieces.
+
+One place turns every error into an HTTP answer with a stable body:
+  400 {"code": "invalid", "detail", "errors": {field: [messages]}}   serializer / filter validation
+  400 {"code", "detail"}                                             an Invalid domain error (e.g. due_in_past)
+  401 / 403 / 404 / 409 {"code", "detail"}                           authentication, role, scope, rule refusal
+"""
 
 from django.http import Http404
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
-from muster.core.errors import DomainError, NotFound
+from muster.core.errors import DomainError
+
+_SUMMARY_LIMIT = 3
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, NotFound):
-        exc = Http404(exc.detail)
     if isinstance(exc, DomainError):
+        set_rollback()
         return Response(exc.as_dict(), status=exc.http_status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, ValidationError):
-        response.data = {"code": "invalid", "detail": "The request is not valid.", "errors": response.data}
+        errors = (
+            response.data if isinstance(response.data, dict) else {api_settings.NON_FIELD_ERRORS_KEY: response.data}
+        )
+        response.data = {"code": "invalid", "detail": _summarise(errors), "errors": errors}
+    elif isinstance(exc, Http404):
+        # Unknown and out-of-scope objects answer alike, so the body says nothing about which it was.
+        response.data = {"code": "not_found", "detail": "Not found."}
     elif isinstance(exc, APIException):
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
-        response.data = {
-            "code": exc.get_codes() if isinstance(exc.get_codes(), str) else "error",
-            "detail": detail,
-        }
-    elif response.status_code == status.HTTP_404_NOT_FOUND:
-        response.data = {"code": "not_found", "detail": "Not found."}
+        codes = exc.get_codes()
+        response.data = {"code": codes if isinstance(codes, str) else "error", "detail": detail}
     return response
+
+
+def _summarise(errors: dict) -> str:
+    """A one-line message naming the first few fields at fault, for people reading logs or a CLI."""
+    parts = []
+    for field, messages in list(errors.items())[:_SUMMARY_LIMIT]:
+        first = messages[0] if isinstance(messages, list) and messages else messages
+        label = "" if field == api_settings.NON_FIELD_ERRORS_KEY else f"{field}: "
+        parts.append(f"{label}{first}")
+    more = " …" if len(errors) > _SUMMARY_LIMIT else ""
+    return "Invalid input — " + "; ".join(str(part) for part in parts) + more
+
+
+# Documentation of the error bodies, for extend_schema on every endpoint.
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(help_text="Stable machine-readable code, e.g. item_not_in_armory"),
+        "detail": serializers.CharField(help_text="What went wrong, for people"),
+    },
+)
+ValidationErrorSerializer = inline_serializer(
+    name="ValidationError",
+    fields={
+        "code": serializers.CharField(help_text='"invalid" for field errors, or a domain code such as due_in_past'),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            required=False,
+            help_text="Messages per field; absent for domain errors",
+        ),
+    },
+)
+
+_ERROR_DESCRIPTIONS = {
+    400: ("Invalid input", ValidationErrorSerializer),
+    401: ("Not authenticated (no or bad token / session)", ErrorSerializer),
+    403: ("The caller lacks the role for this action", ErrorSerializer),
+    404: ("Not found, or outside the caller's units", ErrorSerializer),
+    409: ("A custody or roster rule refuses the request", ErrorSerializer),
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {
+        code: OpenApiResponse(response=_ERROR_DESCRIPTIONS[code][1], description=_ERROR_DESCRIPTIONS[code][0])
+        for code in statuses
+    }
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """Exchange a username and password for the account's API token (sent as `Authorization: Token <key>`)."""
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        tags=["auth"],
+        request=ObtainAuthToken.serializer_class,
+        responses={
+            status.HTTP_200_OK: inline_serializer(name="Token", fields={"token": serializers.CharField()}),
+            **error_responses(400),
+        },
+        auth=[],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
+    """A read-only viewset whose rows come from `scoped_queryset(account)`, so rows out of scope answer 404."""
+
+    def scoped_queryset(self, account):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
+            return self.serializer_class.Meta.model.objects.none()
+        return self.scoped_queryset(self.request.user)

@@ -1,0 +1,336 @@
+"""Custody API: item types, armories, items and the ledger (read), issue and return (write).
+
+Thin: serializers check the shape of the input, custody.queries finds things within the caller's units (else 404),
+custody.services makes the change and raises the domain errors that core.api maps to 400/403/404/409.
+"""
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import parsers, permissions, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from muster.core.api import ScopedViewSet, error_responses
+from muster.core.errors import NotFound
+from muster.custody import queries, services
+from muster.custody.filters import ItemFilterSet, LedgerFilterSet
+from muster.custody.ledger import holder_ref
+from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent
+from muster.members import scope
+from muster.members.models import Role
+
+_READ_ERRORS = error_responses(401)
+_RETRIEVE_ERRORS = error_responses(401, 404)
+_WRITE_ERRORS = error_responses(400, 401, 403, 404, 409)
+
+
+class ItemTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ItemType
+        fields = ["id", "name", "category", "model", "calibre", "default_loan_hours"]
+        read_only_fields = fields
+
+
+class ItemTypeBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ItemType
+        fields = ["id", "name", "category"]
+        read_only_fields = fields
+
+
+class ArmorySerializer(serializers.ModelSerializer):
+    unit = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Code of the owning unit")
+
+    class Meta:
+        model = Armory
+        fields = ["code", "name", "unit", "address"]
+        read_only_fields = fields
+
+
+class HolderSerializer(serializers.Serializer):
+    """Who holds an item (or held it, on one side of a ledger event)."""
+
+    kind = serializers.ChoiceField(choices=HolderKind.choices)
+    ref = serializers.CharField(help_text='"armory:<id>" or "member:<id>", as in the ledger\'s hash encoding')
+    code = serializers.CharField(allow_null=True, help_text="The armory's code; null for a member")
+    member_no = serializers.CharField(allow_null=True, help_text="The member's number; null for an armory")
+    name = serializers.CharField()
+
+
+def holder_data(kind: str | None, armory: Armory | None, member) -> dict | None:
+    if kind is None:
+        return None
+    if kind == HolderKind.ARMORY:
+        return {"kind": kind, "ref": holder_ref(kind, armory.pk, None), "code": armory.code, "member_no": None,
+                "name": armory.name}  # fmt: skip
+    return {"kind": kind, "ref": holder_ref(kind, None, member.pk), "code": None, "member_no": member.member_no,
+            "name": member.full_name}  # fmt: skip
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    item_type = ItemTypeBriefSerializer(read_only=True)
+    home_armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    holder = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Item
+        fields = [
+            "id", "item_type", "serial_number", "home_armory", "condition", "manufacturer", "year_of_manufacture",
+            "markings", "notes", "holder", "due_at", "custody_version",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(HolderSerializer)
+    def get_holder(self, item: Item) -> dict:
+        return holder_data(item.holder_kind, item.holder_armory, item.holder_member)
+
+
+class ItemBriefSerializer(serializers.ModelSerializer):
+    item_type = ItemTypeBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Item
+        fields = ["id", "serial_number", "item_type"]
+        read_only_fields = fields
+
+
+class LedgerEventSerializer(serializers.ModelSerializer):
+    """One ledger event. `from`/`to` are the holder refs the hash covers; `*_holder` spell them out."""
+
+    item = ItemBriefSerializer(read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Username of the actor")
+
+    class Meta:
+        model = LedgerEvent
+        fields = [
+            "seq", "recorded_at", "kind", "item", "item_version", "actor", "reason", "due_at", "data", "prev_hash",
+            "hash",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    ORDER = [
+        "seq", "recorded_at", "kind", "item", "item_version", "from", "from_holder", "to", "to_holder", "actor",
+        "actor_id", "reason", "due_at", "data", "prev_hash", "hash",
+    ]  # fmt: skip
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # "from" is a Python keyword, so these fields cannot be declared in the class body.
+        fields["from"] = serializers.SerializerMethodField(method_name="get_from_ref")
+        fields["to"] = serializers.SerializerMethodField(method_name="get_to_ref")
+        fields["from_holder"] = serializers.SerializerMethodField()
+        fields["to_holder"] = serializers.SerializerMethodField()
+        fields["actor_id"] = serializers.IntegerField(read_only=True)
+        return {name: fields[name] for name in self.ORDER}
+
+    @extend_schema_field({"type": "string", "nullable": True, "example": "armory:1"})
+    def get_from_ref(self, event: LedgerEvent) -> str | None:
+        return holder_ref(event.from_kind, event.from_armory_id, event.from_member_id)
+
+    @extend_schema_field({"type": "string", "example": "member:7"})
+    def get_to_ref(self, event: LedgerEvent) -> str:
+        return holder_ref(event.to_kind, event.to_armory_id, event.to_member_id)
+
+    @extend_schema_field(HolderSerializer(allow_null=True))
+    def get_from_holder(self, event: LedgerEvent) -> dict | None:
+        return holder_data(event.from_kind, event.from_armory, event.from_member)
+
+    @extend_schema_field(HolderSerializer)
+    def get_to_holder(self, event: LedgerEvent) -> dict:
+        return holder_data(event.to_kind, event.to_armory, event.to_member)
+
+
+def with_parties(events):
+    return events.select_related("item__item_type", "from_armory", "from_member", "to_armory", "to_member", "actor")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Item types", responses={200: ItemTypeSerializer, **_READ_ERRORS}),
+    retrieve=extend_schema(summary="One item type", responses={200: ItemTypeSerializer, **_RETRIEVE_ERRORS}),
+)
+class ItemTypeViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ItemTypeSerializer
+    queryset = ItemType.objects.order_by("category", "name", "pk")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Armories of the caller's units", responses={200: ArmorySerializer, **_READ_ERRORS}),
+    retrieve=extend_schema(summary="One armory, by code", responses={200: ArmorySerializer, **_RETRIEVE_ERRORS}),
+)
+class ArmoryViewSet(ScopedViewSet):
+    serializer_class = ArmorySerializer
+    lookup_field = "code"
+
+    def scoped_queryset(self, account):
+        return queries.visible_armories(account).select_related("unit").order_by("code", "pk")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Items homed in the caller's units (a member: the items they hold)",
+        responses={200: ItemSerializer, **_READ_ERRORS},
+    ),
+    retrieve=extend_schema(summary="One item, by id", responses={200: ItemSerializer, **_RETRIEVE_ERRORS}),
+)
+class ItemViewSet(ScopedViewSet):
+    serializer_class = ItemSerializer
+    filterset_class = ItemFilterSet
+
+    def scoped_queryset(self, account):
+        return (
+            queries.visible_items(account)
+            .select_related("item_type", "home_armory", "holder_armory", "holder_member")
+            .order_by("item_type__name", "serial_number", "pk")
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Ledger events the caller may see, oldest first (poll with after_seq)",
+        responses={200: LedgerEventSerializer, **_READ_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One ledger event, by seq", responses={200: LedgerEventSerializer, **_RETRIEVE_ERRORS}
+    ),
+)
+class LedgerViewSet(ScopedViewSet):
+    serializer_class = LedgerEventSerializer
+    filterset_class = LedgerFilterSet
+    lookup_field = "seq"
+
+    def scoped_queryset(self, account):
+        return with_parties(queries.visible_events(account)).order_by("seq")
+
+
+class ItemRefField(serializers.Field):
+    """An item named by its id (a JSON number) or by its serial number (a JSON string)."""
+
+    default_error_messages = {"invalid": "Give the item's id (a number) or its serial number (a string)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool) and data > 0:
+            return data
+        if isinstance(data, str) and data.strip():
+            return data.strip()
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]})(ItemRefField)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that must carry its offset: a bare local time is ambiguous across time zones."""
+
+    default_error_messages = {"naive": "Give a time zone offset, e.g. 2025-06-01T18:00:00+03:00 or ...T15:00:00Z."}
+
+    def enforce_timezone(self, value):
+        if value.tzinfo is None:
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+class CustodyRequestSerializer(serializers.Serializer):
+    item = ItemRefField(help_text="The item's id (number) or serial number (string)")
+    item_type = serializers.IntegerField(
+        required=False, min_value=1, help_text="Item type id, needed when a serial number repeats across types"
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class IssueSerializer(CustodyRequestSerializer):
+    member = serializers.CharField(max_length=32, help_text="The receiving member's number")
+    due_at = AwareDateTimeField(
+        required=False, allow_null=True, help_text="When it is due back (default: the item type's loan period)"
+    )
+
+
+class ReturnSerializer(CustodyRequestSerializer):
+    armory = serializers.CharField(
+        required=False, max_length=32, help_text="Code of the receiving armory (default: the item's home armory)"
+    )
+
+
+class HoldsArmorerRole(permissions.BasePermission):
+    message = "Issuing and returning items needs the armorer role."
+    code = "not_armorer"
+
+    def has_permission(self, request, view) -> bool:
+        account = request.user
+        return scope.is_global(account) or bool(scope.unit_paths(account, {Role.ARMORER}))
+
+
+class CustodyActionView(APIView):
+    permission_classes = [permissions.IsAuthenticated, HoldsArmorerRole]
+    # JSON only: there a number is an item id and a string a serial number; a form would make both strings.
+    parser_classes = [parsers.JSONParser]
+    request_serializer: type[CustodyRequestSerializer]
+
+    def validated(self, request) -> dict:
+        serializer = self.request_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def find_item(self, data: dict) -> Item:
+        account = self.request.user
+        if isinstance(data["item"], str):
+            return queries.find_item(account, data["item"], item_type_id=data.get("item_type"))
+        items = queries.visible_items(account).filter(pk=data["item"])
+        if data.get("item_type"):
+            items = items.filter(item_type_id=data["item_type"])
+        item = items.first()
+        if item is None:
+            raise NotFound(f"No item with id {data['item']} in your units.", code="item_not_found")
+        return item
+
+    def created(self, event: LedgerEvent) -> Response:
+        event = with_parties(LedgerEvent.objects).get(pk=event.pk)
+        return Response(
+            LedgerEventSerializer(event, context={"request": self.request}).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api:ledger-detail", kwargs={"seq": event.seq})},
+        )
+
+
+class IssueView(CustodyActionView):
+    request_serializer = IssueSerializer
+
+    @extend_schema(
+        operation_id="custody_issue",
+        tags=["custody"],
+        summary="Issue an item from its armory to a member",
+        description="Refusals (409): item_not_in_armory, item_unserviceable, member_not_active, member_applicant, "
+        "member_vetting_expired, member_not_qualified. 403: not_armorer, member_out_of_scope. "
+        "400: invalid, due_in_past, serial_ambiguous.",
+        request=IssueSerializer,
+        responses={201: LedgerEventSerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = self.validated(request)
+        item = self.find_item(data)
+        member = queries.find_member(request.user, data["member"])
+        event = services.issue(
+            item=item, member=member, actor=request.user, due_at=data.get("due_at"), reason=data["reason"]
+        )
+        return self.created(event)
+
+
+class ReturnView(CustodyActionView):
+    request_serializer = ReturnSerializer
+
+    @extend_schema(
+        operation_id="custody_return",
+        tags=["custody"],
+        summary="Take an issued item back into an armory",
+        description="Refusals (409): item_not_issued. 403: not_armorer. 404: item or armory not in your units.",
+        request=ReturnSerializer,
+        responses={201: LedgerEventSerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = self.validated(request)
+        item = self.find_item(data)
+        armory = queries.find_armory(request.user, data["armory"]) if data.get("armory") else None
+        event = services.return_item(item=item, actor=request.user, armory=armory, reason=data["reason"])
+        return self.created(event)
