@@ -8,6 +8,8 @@
 Everything lands in ./.venv and ./var (the SQLite database). DATABASE_URL switches to PostgreSQL.
 """
 
+from __future__ import annotations  # so that an old Python reaches the version check below
+
 import argparse
 import hashlib
 import os
@@ -34,7 +36,7 @@ def run(*args: str | Path, env: dict | None = None) -> None:
 
 def ensure_venv(extras: str) -> None:
     """Create the virtualenv and install the project, skipping the install when nothing changed since the last."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 — run.py itself may be started by an older python3
         sys.exit(f"Muster needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         say("creating the virtualenv in .venv")

@@ -36,19 +36,9 @@ def raise_recall(*, item: Item, reason: str, detail: str) -> Recall | None:
         _recipients(item),
         subject=f"Recall: {item} from {item.holder_member}",
         body=f"{recall.get_reason_display()}: {detail}. Take the item back.",
-        url=reverse("item-detail", args=[item.pk]) if _has_route("item-detail") else "",
+        url=reverse("item-page", args=[item.pk]),
     )
     return recall
-
-
-def _has_route(name: str) -> bool:
-    from django.urls import NoReverseMatch
-
-    try:
-        reverse(name, args=[1])
-    except NoReverseMatch:
-        return False
-    return True
 
 
 def flag_member_items(*, member: Member, reason: str, detail: str) -> list[Recall]:

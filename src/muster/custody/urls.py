@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from muster.custody import views
+
+urlpatterns = [
+    # The dashboard is about custody (armories, what is out, what is overdue), so custody serves it.
+    path("", views.HomeView.as_view(), name="home"),
+    path("armories/", views.ArmoryListView.as_view(), name="armory-index"),
+    path("armories/<str:code>/", views.ArmoryDetailView.as_view(), name="armory-page"),
+    path("items/<int:pk>/", views.ItemDetailView.as_view(), name="item-page"),
+    path("custody/issue/", views.IssueView.as_view(), name="custody-issue"),
+    path("custody/return/", views.ReturnView.as_view(), name="custody-return"),
+]

@@ -1,0 +1,54 @@
+"""`muster issue SERIAL MEMBER_NO --as USERNAME`: hand an item from its armory to a member."""
+
+from datetime import datetime
+
+from django.utils import dateparse, timezone
+
+from muster.core.cli import MusterCommand
+from muster.core.errors import Invalid
+from muster.custody import queries, services
+from muster.custody.models import LedgerEvent
+
+
+def parse_due(value: str) -> datetime:
+    """An ISO 8601 date-time; without an offset it is read in the site's time zone."""
+    try:
+        due = dateparse.parse_datetime(value.strip())
+    except ValueError:
+        due = None
+    if due is None:
+        raise Invalid(f"--due {value!r} is not a date-time like 2025-06-30T18:00 or 2025-06-30T18:00+03:00.",
+                      code="due_not_datetime")  # fmt: skip
+    return timezone.make_aware(due) if timezone.is_naive(due) else due
+
+
+def describe(event: LedgerEvent) -> str:
+    item = event.item
+    line = f"#{event.seq} {event.kind} {event.hash[:12]}  {item.item_type.name} #{item.serial_number}"
+    if event.to_member_id:
+        member = event.to_member
+        due = timezone.localtime(event.due_at).strftime("%Y-%m-%d %H:%M %Z") if event.due_at else "-"
+        return f"{line} → {member.full_name} ({member.member_no}), due back {due}"
+    return f"{line} → {event.to_armory.code}"
+
+
+class Command(MusterCommand):
+    help = "Issue an item to a member. Prints the ledger event (sequence, hash prefix, item, member, due-back)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("serial", metavar="SERIAL", help="the item's serial number")
+        parser.add_argument("member_no", metavar="MEMBER_NO", help="the receiving member's number")
+        parser.add_argument("--due", metavar="ISO_DATETIME", help="due-back time (default: the item type's period)")
+        parser.add_argument("--reason", default="", help="recorded on the ledger event")
+        parser.add_argument("--item-type", type=int, metavar="ID", help="the item type, where serials repeat")
+        self.add_actor_argument(parser)
+
+    def handle(self, *args, **options) -> None:
+        actor = self.actor(options)
+        due = self.run(lambda: parse_due(options["due"])) if options["due"] else None
+        item = self.run(lambda: queries.find_item(actor, options["serial"], item_type_id=options["item_type"]))
+        member = self.run(lambda: queries.find_member(actor, options["member_no"]))
+        event = self.run(
+            lambda: services.issue(item=item, member=member, actor=actor, due_at=due, reason=options["reason"])
+        )
+        self.stdout.write(describe(event))

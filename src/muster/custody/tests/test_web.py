@@ -1,0 +1,428 @@
+"""The custody web face: armory and item pages, the issue and return counter forms, and the admin's limits."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.sites import site as admin_site
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from muster.core.testing import make_member
+from muster.custody import services
+from muster.custody.models import HolderKind, Item, LedgerEvent
+from muster.custody.testing import make_item, make_item_type
+from muster.members.models import Account, Member
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def login(client, account):
+    client.force_login(account)
+    return client
+
+
+def ledger_state():
+    """Everything a refused request must leave untouched."""
+    return (
+        LedgerEvent.objects.count(),
+        list(Item.objects.order_by("pk").values_list("pk", "holder_kind", "holder_member_id", "holder_armory_id")),
+    )
+
+
+# --- pages ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/armories/", "/armories/ARM-A/", "/custody/issue/", "/custody/return/"],
+)
+def test_it_sends_anonymous_visitors_to_the_login_page(client, world, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_it_sends_anonymous_visitors_of_an_item_to_the_login_page(client, world):
+    item = make_item(world.armory_a, world.alice)
+    response = client.get(reverse("item-page", args=[item.pk]))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("who", ["alice", "dave", "erin", "frank", "rita"])
+def test_it_lists_the_armories_of_the_staff_members_units(client, world, who):
+    make_item(world.armory_a, world.alice)
+    response = login(client, getattr(world, who)).get(reverse("armory-index"))
+    assert response.status_code == 200
+    codes = [armory.code for armory in response.context["armories"]]
+    assert "ARM-A" in codes
+    assert ("ARM-B" in codes) == (who == "rita")
+    assert response.context["armories"][0].items_in == 1
+
+
+def test_it_forbids_the_armory_list_to_a_plain_member(client, world):
+    assert login(client, world.bob).get(reverse("armory-index")).status_code == 403
+
+
+@pytest.mark.parametrize("who", ["alice", "dave", "erin", "frank", "rita"])
+def test_it_shows_an_armory_with_its_items_and_holders(client, world, who):
+    kept = make_item(world.armory_a, world.alice, serial="AK-KEPT")
+    issued = make_item(world.armory_a, world.alice, serial="AK-OUT")
+    services.issue(item=issued, member=world.bob_member, actor=world.alice)
+    response = login(client, getattr(world, who)).get(reverse("armory-page", args=["ARM-A"]))
+    assert response.status_code == 200
+    assert {item.pk for item in response.context["page_obj"]} == {kept.pk, issued.pk}
+    html = response.content.decode()
+    assert "AK-OUT" in html
+    assert reverse("member-page", args=[world.bob_member.member_no]) in html
+    assert response.context["counts"].items_issued == 1
+
+
+def test_it_filters_an_armory_by_serial_and_state(client, world):
+    make_item(world.armory_a, world.alice, serial="AK-1111")
+    issued = make_item(world.armory_a, world.alice, serial="AK-2222")
+    services.issue(item=issued, member=world.bob_member, actor=world.alice)
+    login(client, world.alice)
+    by_serial = client.get(reverse("armory-page", args=["ARM-A"]), {"q": "1111"})
+    assert [item.serial_number for item in by_serial.context["page_obj"]] == ["AK-1111"]
+    by_state = client.get(reverse("armory-page", args=["ARM-A"]), {"state": "issued"})
+    assert [item.serial_number for item in by_state.context["page_obj"]] == ["AK-2222"]
+
+
+@pytest.mark.parametrize(("who", "code"), [("alice", "ARM-B"), ("carol", "ARM-A"), ("bob", "ARM-A")])
+def test_it_answers_404_for_an_armory_outside_the_accounts_units(client, world, who, code):
+    assert login(client, getattr(world, who)).get(reverse("armory-page", args=[code])).status_code == 404
+
+
+def test_it_shows_an_item_with_its_ledger_history(client, world):
+    item = make_item(world.armory_a, world.alice, serial="AK-HIST")
+    event = services.issue(item=item, member=world.bob_member, actor=world.alice, reason="night patrol")
+    response = login(client, world.erin).get(reverse("item-page", args=[item.pk]))
+    assert response.status_code == 200
+    assert [e.kind for e in response.context["page_obj"]] == ["register", "issue"]
+    html = response.content.decode()
+    assert "night patrol" in html
+    assert event.hash[:12] in html
+
+
+def test_it_answers_404_for_an_item_of_another_unit(client, world):
+    item_b = make_item(world.armory_b, world.carol)
+    assert login(client, world.alice).get(reverse("item-page", args=[item_b.pk])).status_code == 404
+
+
+def test_a_member_sees_the_item_they_hold_but_not_one_in_the_armory(client, world):
+    held = make_item(world.armory_a, world.alice)
+    services.issue(item=held, member=world.bob_member, actor=world.alice)
+    stored = make_item(world.armory_a, world.alice)
+    login(client, world.bob)
+    response = client.get(reverse("item-page", args=[held.pk]))
+    assert response.status_code == 200
+    # The member sees their own issue event, not the armory's register event.
+    assert [e.kind for e in response.context["page_obj"]] == ["issue"]
+    assert client.get(reverse("item-page", args=[stored.pk])).status_code == 404
+
+
+def _fill_armory(world, count):
+    item_type = make_item_type()
+    members = [make_member(world.unit_a) for _ in range(3)]
+    for number in range(count):
+        item = make_item(world.armory_a, world.alice, item_type=item_type)
+        if number % 2:
+            services.issue(item=item, member=members[number % 3], actor=world.alice)
+
+
+def test_the_armory_page_query_count_does_not_grow_with_its_rows(client, world):
+    login(client, world.alice)
+    url = reverse("armory-page", args=["ARM-A"])
+    _fill_armory(world, 5)
+    with CaptureQueriesContext(connection) as five:
+        assert client.get(url).status_code == 200
+    _fill_armory(world, 35)
+    with CaptureQueriesContext(connection) as forty:
+        response = client.get(url)
+    assert len(response.context["page_obj"]) == 40
+    assert len(forty) == len(five)
+
+
+# --- the member page's custody section --------------------------------------------------------------------------
+
+
+def test_a_member_sees_what_they_hold_and_their_own_history_on_their_page(client, world):
+    item = make_item(world.armory_a, world.alice, serial="AK-BOB")
+    services.issue(item=item, member=world.bob_member, actor=world.alice)
+    other = make_item(world.armory_a, world.alice, serial="AK-ALICE")
+    services.issue(item=other, member=world.alice.member, actor=world.alice)
+    response = login(client, world.bob).get(reverse("member-page", args=[world.bob_member.member_no]))
+    (custody,) = response.context["sections"]
+    assert [held.pk for held in custody.context["holdings"]] == [item.pk]
+    assert [event.kind for event in custody.context["page_obj"]] == ["issue"]
+    html = response.content.decode()
+    assert "AK-BOB" in html
+    assert "AK-ALICE" not in html
+    assert reverse("custody-return") not in html  # no counter buttons for a plain member
+
+
+def test_the_member_page_shows_holdings_and_history_newest_first(client, world):
+    first = make_item(world.armory_a, world.alice, serial="AK-FIRST")
+    second = make_item(world.armory_a, world.alice, serial="AK-SECOND")
+    services.issue(item=first, member=world.bob_member, actor=world.alice)
+    services.return_item(item=first, actor=world.alice, reason="done")
+    services.issue(item=second, member=world.bob_member, actor=world.alice)
+    client.force_login(world.alice)
+    response = client.get(reverse("member-page", args=[world.bob_member.member_no]))
+    (custody,) = response.context["sections"]
+    assert [item.serial_number for item in custody.context["holdings"]] == ["AK-SECOND"]
+    expected = list(
+        LedgerEvent.objects.filter(kind__in=["issue", "return"]).order_by("-seq").values_list("seq", flat=True)
+    )
+    assert [event.seq for event in custody.context["page_obj"]] == expected
+    html = response.content.decode()
+    assert "Issue to this member" in html
+    assert f"{reverse('custody-issue')}?member={world.bob_member.member_no}" in html
+
+
+def _give_history(world, member, count):
+    for _ in range(count):
+        item = make_item(world.armory_a, world.alice)
+        services.issue(item=item, member=member, actor=world.alice)
+
+
+def test_the_member_page_query_count_does_not_grow_with_its_rows(client, world):
+    client.force_login(world.alice)
+    url = reverse("member-page", args=[world.bob_member.member_no])
+    _give_history(world, world.bob_member, 5)
+    with CaptureQueriesContext(connection) as five:
+        assert client.get(url).status_code == 200
+    _give_history(world, world.bob_member, 35)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    (custody,) = response.context["sections"]
+    assert len(custody.context["holdings"]) == 40
+    assert len(custody.context["page_obj"]) == 25  # a full page of history
+    assert len(many) == len(five)
+
+
+# --- issue and return ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["bob", "dave", "erin", "frank"])
+@pytest.mark.parametrize("name", ["custody-issue", "custody-return"])
+def test_it_forbids_the_counter_forms_to_anyone_but_an_armorer(client, world, who, name):
+    item = make_item(world.armory_a, world.alice)
+    before = ledger_state()
+    login(client, getattr(world, who))
+    assert client.get(reverse(name)).status_code == 403
+    assert client.post(reverse(name), {"serial": item.serial_number, "member_no": "x"}).status_code == 403
+    assert ledger_state() == before
+
+
+def test_it_prefills_the_issue_form_from_the_query_string(client, world):
+    response = login(client, world.alice).get(reverse("custody-issue"), {"member": world.bob_member.member_no})
+    assert response.status_code == 200
+    assert response.context["form"]["member_no"].value() == world.bob_member.member_no
+    assert "autofocus" in str(response.context["form"]["serial"])
+
+
+def test_it_issues_through_the_plain_form_and_redirects_to_the_confirmation(client, world):
+    item = make_item(world.armory_a, world.alice, serial="AK-0042")
+    due = (timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0)
+    login(client, world.alice)
+    response = client.post(
+        reverse("custody-issue"),
+        {"serial": "AK-0042", "member_no": world.bob_member.member_no, "due_at": due.strftime("%Y-%m-%dT%H:%M"),
+         "reason": "range day"},
+    )  # fmt: skip
+    event = LedgerEvent.objects.get(item=item, kind="issue")
+    assert response.status_code == 302
+    assert response.url == f"{reverse('custody-issue')}?event={event.seq}"
+    item.refresh_from_db()
+    assert (item.holder_kind, item.holder_member, item.due_at) == (HolderKind.MEMBER, world.bob_member, due)
+    assert (event.to_member, event.actor, event.reason) == (world.bob_member, world.alice, "range day")
+    page = client.get(response.url)
+    assert page.context["event"] == event
+    assert event.hash[:12] in page.content.decode()
+
+
+def test_it_issues_through_htmx_and_answers_with_the_panel_and_a_fresh_form(client, world):
+    item = make_item(world.armory_a, world.alice, serial="AK-0043")
+    login(client, world.alice)
+    response = client.post(
+        reverse("custody-issue"), {"serial": "AK-0043", "member_no": world.bob_member.member_no}, **HTMX
+    )
+    assert response.status_code == 200
+    assert response.templates[0].name == "custody/_custody_panel.html"
+    event = LedgerEvent.objects.get(item=item, kind="issue")
+    html = response.content.decode()
+    assert f"#{event.seq}" in html
+    assert event.hash[:12] in html
+    assert "<nav" not in html  # a fragment, not a page
+    assert not response.context["form"].is_bound
+    item.refresh_from_db()
+    assert item.holder_member == world.bob_member
+
+
+def test_it_picks_the_item_type_when_a_serial_repeats_across_types(client, world):
+    rifle = make_item(world.armory_a, world.alice, serial="X-1")
+    radio = make_item(world.armory_a, world.alice, serial="X-1", item_type=make_item_type("Radio", category="radio"))
+    login(client, world.alice)
+    ambiguous = client.post(reverse("custody-issue"), {"serial": "X-1", "member_no": world.bob_member.member_no})
+    assert ambiguous.status_code == 400
+    assert "serial_ambiguous" in ambiguous.content.decode()
+    response = client.post(
+        reverse("custody-issue"),
+        {"serial": "X-1", "item_type": radio.item_type_id, "member_no": world.bob_member.member_no},
+    )
+    assert response.status_code == 302
+    radio.refresh_from_db()
+    rifle.refresh_from_db()
+    assert (radio.holder_kind, rifle.holder_kind) == (HolderKind.MEMBER, HolderKind.ARMORY)
+
+
+def _refusal_cases(world):
+    issued = make_item(world.armory_a, world.alice, serial="AK-TAKEN")
+    services.issue(item=issued, member=world.alice.member, actor=world.alice)
+    make_item(world.armory_a, world.alice, serial="AK-FREE")
+    make_item(world.armory_b, world.carol, serial="AK-OF-B")
+    suspended = make_member(world.unit_a, status=Member.Status.SUSPENDED)
+    return {
+        "already_issued": ({"serial": "AK-TAKEN", "member_no": world.bob_member.member_no}, 409, "item_not_in_armory"),
+        "inactive_member": ({"serial": "AK-FREE", "member_no": suspended.member_no}, 409, "member_not_active"),
+        "unknown_serial": ({"serial": "NOPE-1", "member_no": world.bob_member.member_no}, 404, "item_not_found"),
+        "other_unit_item": ({"serial": "AK-OF-B", "member_no": world.bob_member.member_no}, 404, "item_not_found"),
+        "other_unit_member": ({"serial": "AK-FREE", "member_no": world.member_b.member_no}, 404, "member_not_found"),
+        "missing_member": ({"serial": "AK-FREE", "member_no": ""}, 400, None),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["already_issued", "inactive_member", "unknown_serial", "other_unit_item", "other_unit_member", "missing_member"],
+)
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_it_refuses_an_issue_with_the_specific_message_and_changes_nothing(client, world, case, headers):
+    data, status, code = _refusal_cases(world)[case]
+    before = ledger_state()
+    response = login(client, world.alice).post(reverse("custody-issue"), data, **headers)
+    assert response.status_code == status
+    html = response.content.decode()
+    if code:
+        assert code in html
+        assert response.context["form"].non_field_errors()
+    else:
+        assert response.context["form"].errors["member_no"]
+    assert ledger_state() == before
+
+
+def test_it_refuses_an_overdue_due_back_time_in_the_past(client, world):
+    make_item(world.armory_a, world.alice, serial="AK-PAST")
+    before = ledger_state()
+    past = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    response = login(client, world.alice).post(
+        reverse("custody-issue"), {"serial": "AK-PAST", "member_no": world.bob_member.member_no, "due_at": past}
+    )
+    assert response.status_code == 400
+    assert "The due-back time must be in the future." in response.content.decode()
+    assert ledger_state() == before
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_it_takes_a_return_into_the_home_armory(client, world, headers):
+    item = make_item(world.armory_a, world.alice, serial="AK-BACK")
+    services.issue(item=item, member=world.bob_member, actor=world.alice)
+    response = login(client, world.alice).post(
+        reverse("custody-return"), {"serial": "AK-BACK", "reason": "end of shift"}, **headers
+    )
+    event = LedgerEvent.objects.get(item=item, kind="return")
+    assert response.status_code == (200 if headers else 302)
+    if headers:
+        assert f"#{event.seq}" in response.content.decode()
+    item.refresh_from_db()
+    assert (item.holder_kind, item.holder_armory, item.holder_member) == (HolderKind.ARMORY, world.armory_a, None)
+    assert (event.from_member, event.to_armory, event.reason) == (world.bob_member, world.armory_a, "end of shift")
+
+
+def test_it_takes_a_return_into_a_named_armory(client, world):
+    item = make_item(world.armory_a, world.alice, serial="AK-ELSEWHERE")
+    services.issue(item=item, member=world.bob_member, actor=world.rita)
+    response = login(client, world.rita).post(reverse("custody-return"), {"serial": "AK-ELSEWHERE", "armory": "ARM-B"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.holder_armory == world.armory_b
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        ({"serial": "AK-HOME"}, 409, "item_not_issued"),
+        ({"serial": "NOPE-2"}, 404, "item_not_found"),
+        ({"serial": "AK-OUT", "armory": "ARM-B"}, 404, "armory_not_found"),
+        ({"serial": ""}, 400, None),
+    ],
+)
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_it_refuses_a_return_with_the_specific_message_and_changes_nothing(client, world, data, status, code, headers):
+    make_item(world.armory_a, world.alice, serial="AK-HOME")
+    out = make_item(world.armory_a, world.alice, serial="AK-OUT")
+    services.issue(item=out, member=world.bob_member, actor=world.alice)
+    before = ledger_state()
+    response = login(client, world.alice).post(reverse("custody-return"), data, **headers)
+    assert response.status_code == status
+    if code:
+        assert code in response.content.decode()
+    else:
+        assert response.context["form"].errors["serial"]
+    assert ledger_state() == before
+
+
+# --- admin ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_request(rf, world):
+    superuser = Account.objects.create_superuser("root", password="x" * 12)
+    request = rf.get("/admin/")
+    request.user = superuser
+    return request
+
+
+def test_the_admin_cannot_add_or_delete_items(admin_request, world, client):
+    item = make_item(world.armory_a, world.alice)
+    item_admin = admin_site._registry[Item]
+    assert not item_admin.has_add_permission(admin_request)
+    assert not item_admin.has_delete_permission(admin_request, item)
+    assert {"holder_kind", "holder_member", "holder_armory", "due_at"} <= set(item_admin.readonly_fields)
+    client.force_login(admin_request.user)
+    assert client.get(reverse("admin:custody_item_add")).status_code == 403
+    assert client.get(reverse("admin:custody_item_change", args=[item.pk])).status_code == 200
+
+
+def test_the_admin_shows_the_ledger_read_only(admin_request, world, client):
+    item = make_item(world.armory_a, world.alice)
+    event = LedgerEvent.objects.get(item=item)
+    event_admin = admin_site._registry[LedgerEvent]
+    assert not event_admin.has_add_permission(admin_request)
+    assert not event_admin.has_change_permission(admin_request, event)
+    assert not event_admin.has_delete_permission(admin_request, event)
+    client.force_login(admin_request.user)
+    assert client.get(reverse("admin:custody_ledgerevent_changelist")).status_code == 200
+    assert client.post(reverse("admin:custody_ledgerevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert LedgerEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_ledger_head_is_not_in_the_admin():
+    from muster.custody.models import LedgerHead
+
+    assert LedgerHead not in admin_site._registry
+
+
+def test_the_admin_lists_reference_data_items_and_the_ledger(admin_request, world, client):
+    item = make_item(world.armory_a, world.alice)
+    client.force_login(admin_request.user)
+    for name in ["custody_itemtype", "custody_armory", "custody_item", "custody_ledgerevent"]:
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200
+    event = LedgerEvent.objects.get(item=item)
+    assert client.get(reverse("admin:custody_ledgerevent_change", args=[event.pk])).status_code == 200  # view only

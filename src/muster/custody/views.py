@@ -1,0 +1,283 @@
+"""Web pages for custody: armories, items, and the armorer's issue and return counter forms.
+
+The forms work with htmx (the panel with the result and a fresh form is swapped in place) and without JavaScript
+(a plain POST redirects to the form with the confirmed event, or re-renders it with the error).
+"""
+
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views import View
+from django.views.generic import TemplateView
+
+from muster.core.errors import DomainError
+from muster.core.views import (
+    FORM_ERROR_STATUS,
+    ArmorerRequiredMixin,
+    PageMixin,
+    StaffRequiredMixin,
+    add_domain_error,
+    bootstrap,
+    is_htmx,
+    is_staff,
+    name_empty_choices,
+    nav_flags,
+    page_lookup,
+    paginate,
+    query_without_page,
+)
+from muster.custody import queries, services
+from muster.custody.filters import ItemFilterSet
+from muster.custody.forms import IssueForm, ReturnForm
+from muster.custody.models import Armory, HolderKind, LedgerEvent
+from muster.members import scope
+from muster.members.models import Account, Member, Role
+from muster.members.views import Section, add_member_page_section
+
+ITEMS_PER_PAGE = 50
+MEMBER_EVENTS_PER_PAGE = 25
+EVENTS_PER_PAGE = 50
+ARMORY_FILTER_FIELDS = ("q", "item_type", "state", "condition")
+
+
+def armory_counts(armories):
+    """Annotate armories with their item counts in one query: in the armory, issued, overdue."""
+    now = timezone.now()
+    return armories.select_related("unit").annotate(
+        items_total=Count("home_items", distinct=True),
+        items_in=Count("home_items", filter=Q(home_items__holder_kind=HolderKind.ARMORY), distinct=True),
+        items_issued=Count("home_items", filter=Q(home_items__holder_kind=HolderKind.MEMBER), distinct=True),
+        items_overdue=Count(
+            "home_items",
+            filter=Q(home_items__holder_kind=HolderKind.MEMBER, home_items__due_at__lt=now),
+            distinct=True,
+        ),
+    )
+
+
+def held_by(account: Account, member_id: int):
+    """Items the member holds now, as far as the account may see them."""
+    return (
+        queries.visible_items(account)
+        .filter(holder_kind=HolderKind.MEMBER, holder_member_id=member_id)
+        .select_related("item_type", "home_armory")
+        .order_by("due_at", "serial_number")
+    )
+
+
+class HomeView(PageMixin, TemplateView):
+    """The dashboard: staff see their armories and what is overdue; everyone sees what they hold."""
+
+    template_name = "custody/home.html"
+    overdue_limit = 20
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        staff = is_staff(user)
+        context["is_staff"] = staff
+        context["now"] = timezone.now()
+        if user.member_id:
+            context["my_items"] = list(held_by(user, user.member_id))
+        if staff:
+            context["armories"] = list(armory_counts(queries.visible_armories(user)))
+            context["overdue"] = list(
+                queries.visible_items(user)
+                .filter(holder_kind=HolderKind.MEMBER, due_at__lt=context["now"])
+                .select_related("item_type", "home_armory", "holder_member")
+                .order_by("due_at")[: self.overdue_limit]
+            )
+            context["overdue_total"] = (
+                queries.visible_items(user).filter(holder_kind=HolderKind.MEMBER, due_at__lt=context["now"]).count()
+            )
+        return context
+
+
+class ArmoryListView(StaffRequiredMixin, TemplateView):
+    template_name = "custody/armory_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["armories"] = list(armory_counts(queries.visible_armories(self.request.user)).order_by("code"))
+        return context
+
+
+class ArmoryDetailView(PageMixin, TemplateView):
+    template_name = "custody/armory_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        with page_lookup():
+            armory = queries.find_armory(user, kwargs["code"])
+        items = (
+            queries.visible_items(user)
+            .filter(home_armory=armory)
+            .select_related("item_type", "holder_member", "holder_armory")
+            .order_by("item_type__name", "serial_number")
+        )
+        filterset = ItemFilterSet(self.request.GET, queryset=items)
+        for name in list(filterset.form.fields):
+            if name not in ARMORY_FILTER_FIELDS:
+                del filterset.form.fields[name]
+        bootstrap(filterset.form)
+        name_empty_choices(
+            filterset.form, {"item_type": "All types", "state": "Any state", "condition": "Any condition"}
+        )
+        context.update(
+            armory=armory,
+            counts=armory_counts(Armory.objects.filter(pk=armory.pk)).get(),
+            filter=filterset,
+            page_obj=paginate(self.request, filterset.qs, ITEMS_PER_PAGE),
+            query=query_without_page(self.request),
+            can_return=scope.has_role(user, armory.unit, {Role.ARMORER}),
+            now=timezone.now(),
+        )
+        return context
+
+
+class ItemDetailView(PageMixin, TemplateView):
+    template_name = "custody/item_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        item = (
+            queries.visible_items(user)
+            .select_related("item_type", "home_armory__unit", "holder_member", "holder_armory")
+            .filter(pk=kwargs["pk"])
+            .first()
+        )
+        if item is None:
+            raise Http404("No such item in your units.")
+        events = (
+            queries.visible_events(user)
+            .filter(item=item)
+            .select_related("from_armory", "to_armory", "from_member", "to_member", "actor")
+            .order_by("seq")
+        )
+        context.update(
+            item=item,
+            page_obj=paginate(self.request, events, EVENTS_PER_PAGE),
+            query=query_without_page(self.request),
+            can_issue=scope.has_role(user, item.home_armory.unit, {Role.ARMORER}),
+            now=timezone.now(),
+        )
+        return context
+
+
+class CustodyFormView(ArmorerRequiredMixin, View):
+    """One counter form: GET shows it (pre-filled from the query string), POST performs the change."""
+
+    form_class = IssueForm
+    event_kind = LedgerEvent.Kind.ISSUE
+    url_name = "custody-issue"
+    title = ""
+    prefill: dict[str, str] = {}  # query parameter → form field
+
+    def perform(self, data: dict) -> LedgerEvent:
+        raise NotImplementedError
+
+    def get(self, request):
+        initial = {field: request.GET[param] for param, field in self.prefill.items() if request.GET.get(param)}
+        return self.render(self.form_class(initial=initial), event=self.confirmed_event(request))
+
+    def post(self, request):
+        form = self.form_class(request.POST)
+        status, event = FORM_ERROR_STATUS, None
+        if form.is_valid():
+            try:
+                event = self.perform(form.cleaned_data)
+            except DomainError as exc:
+                status = add_domain_error(form, exc)
+        if event is None:
+            return self.render(form, status=status)
+        if not is_htmx(request):
+            return redirect(f"{reverse(self.url_name)}?event={event.seq}")
+        return self.render(self.form_class(), event=self.load_event(event.seq))
+
+    def confirmed_event(self, request) -> LedgerEvent | None:
+        seq = request.GET.get("event", "")
+        return self.load_event(int(seq)) if seq.isdigit() else None
+
+    def load_event(self, seq: int) -> LedgerEvent | None:
+        return (
+            queries.visible_events(self.request.user)
+            .filter(seq=seq, kind=self.event_kind)
+            .select_related("item__item_type", "to_member", "from_member", "to_armory", "from_armory")
+            .first()
+        )
+
+    def render(self, form, *, event=None, status=200):
+        for name in form.errors:
+            if name in form.fields:
+                widget = form.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+        context = {"form": form, "event": event, "title": self.title, "action": reverse(self.url_name)}
+        context["nav"] = nav_flags(self.request.user)
+        template = "custody/_custody_panel.html" if is_htmx(self.request) else "custody/custody_form.html"
+        return render(self.request, template, context, status=status)
+
+    @staticmethod
+    def _item(user, data):
+        item_type = data.get("item_type")
+        return queries.find_item(user, data["serial"], item_type_id=item_type.pk if item_type else None)
+
+
+class IssueView(CustodyFormView):
+    form_class = IssueForm
+    event_kind = LedgerEvent.Kind.ISSUE
+    url_name = "custody-issue"
+    title = "Issue"
+    prefill = {"member": "member_no", "serial": "serial", "item_type": "item_type"}
+
+    def perform(self, data):
+        user = self.request.user
+        item = self._item(user, data)
+        member = queries.find_member(user, data["member_no"])
+        return services.issue(item=item, member=member, actor=user, due_at=data["due_at"], reason=data["reason"])
+
+
+class ReturnView(CustodyFormView):
+    form_class = ReturnForm
+    event_kind = LedgerEvent.Kind.RETURN
+    url_name = "custody-return"
+    title = "Return"
+    prefill = {"serial": "serial", "item_type": "item_type", "armory": "armory"}
+
+    def perform(self, data):
+        user = self.request.user
+        item = self._item(user, data)
+        armory = queries.find_armory(user, data["armory"]) if data["armory"].strip() else None
+        return services.return_item(item=item, actor=user, armory=armory, reason=data["reason"])
+
+
+@add_member_page_section
+def member_custody_section(request, member: Member) -> Section:
+    """The member page's custody block: what the member holds now and their history, newest first."""
+    user = request.user
+    events = (
+        queries.visible_events(user)
+        .filter(Q(from_member=member) | Q(to_member=member))
+        .select_related("item__item_type", "from_armory", "to_armory", "from_member", "to_member", "actor")
+        .order_by("-seq")
+    )
+    armorer = scope.has_role(user, member.unit, {Role.ARMORER})
+    actions = []
+    if armorer and member.status == Member.Status.ACTIVE:
+        actions.append(
+            ("Issue to this member", f"{reverse('custody-issue')}?{urlencode({'member': member.member_no})}")
+        )
+    return Section(
+        template="custody/_member_section.html",
+        context={
+            "holdings": list(held_by(user, member.pk)),
+            "page_obj": paginate(request, events, MEMBER_EVENTS_PER_PAGE),
+            "query": query_without_page(request),
+            "can_return": armorer,
+        },
+        actions=actions,
+    )

@@ -1,0 +1,164 @@
+"""Roster state changes: units, members, accounts and their roles. Nothing else creates these.
+
+Each function: keyword-only arguments, an acting account, one transaction (nestable, so a bulk import can run many
+of them inside its own all-or-nothing transaction). Refusals raise `muster.core.errors` exceptions with stable
+codes before anything is written.
+"""
+
+from datetime import date
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.members import scope
+from muster.members.models import Account, Member, Role, RoleAssignment, StatusChange, Unit
+
+
+def _require_active(actor: Account) -> None:
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
+
+
+def _require_commander(actor: Account, unit: Unit, action: str) -> None:
+    _require_active(actor)
+    if not scope.has_role(actor, unit, {Role.COMMANDER}):
+        raise NotPermitted(
+            f"{actor.username} is not a commander of {unit.code}; cannot {action}.", code="not_commander"
+        )
+
+
+def _validated(instance: models.Model, *, exclude: list[str] | None = None) -> None:
+    """Run the model's field validation; uniqueness is checked by the callers, with their own codes."""
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        messages = [f"{field}: {message}" for field, errors in exc.message_dict.items() for message in errors]
+        raise Invalid("; ".join(messages), code=f"invalid_{instance._meta.model_name}") from None
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise Invalid(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.", code="unknown_role")
+
+
+@transaction.atomic
+def create_unit(*, code: str, name: str, parent: Unit | None, actor: Account, kind: str = Unit.Kind.OTHER) -> Unit:
+    """A new unit under `parent` (a commander of the parent may do this), or a top-level one (superusers only)."""
+    _require_active(actor)
+    if parent is None:
+        if not scope.is_global(actor):
+            raise NotPermitted("Only a superuser may create a top-level unit.", code="superuser_required")
+    else:
+        _require_commander(actor, parent, "create units under it")
+    code = code.strip()
+    if Unit.objects.filter(code=code).exists():
+        raise Refused(f"A unit with code {code!r} already exists.", code="unit_code_taken")
+    unit = Unit(code=code, name=name.strip(), kind=kind, parent=parent)
+    _validated(unit, exclude=["path"])
+    unit.save()
+    return unit
+
+
+@transaction.atomic
+def create_member(
+    *,
+    member_no: str,
+    first_name: str,
+    last_name: str,
+    unit: Unit,
+    actor: Account,
+    phone: str = "",
+    email: str = "",
+    status: str = Member.Status.APPLICANT,
+    is_veteran: bool = False,
+    vetting_valid_until: date | None = None,
+    joined_on: date | None = None,
+    reason: str = "added to the roll",
+) -> Member:
+    """Put a person on the roll of `unit`. Needs commander role on that unit. The first status is recorded as a
+    StatusChange (from nothing), like every later one."""
+    _require_commander(actor, unit, "add members to it")
+    member_no = member_no.strip()
+    if Member.objects.filter(member_no=member_no).exists():
+        raise Refused(f"Member number {member_no!r} is already taken.", code="member_no_taken")
+    member = Member(
+        member_no=member_no,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        unit=unit,
+        phone=phone.strip(),
+        email=email.strip(),
+        status=status,
+        is_veteran=is_veteran,
+        vetting_valid_until=vetting_valid_until,
+        joined_on=joined_on or timezone.localdate(),
+    )
+    _validated(member)
+    member.save()
+    StatusChange.objects.create(member=member, from_status="", to_status=member.status, reason=reason, changed_by=actor)
+    return member
+
+
+@transaction.atomic
+def create_account(
+    *,
+    username: str,
+    role: str,
+    unit: Unit,
+    actor: Account,
+    password: str,
+    member: Member | None = None,
+    email: str = "",
+) -> Account:
+    """A login holding `role` on `unit`, optionally linked to its member. Needs commander role on the unit (and on
+    the member's unit). The password must pass the site's password validators."""
+    _check_role(role)
+    _require_commander(actor, unit, "create accounts for it")
+    if member is not None:
+        _require_commander(actor, member.unit, "give its members accounts")
+        if Account.objects.filter(member=member).exists():
+            raise Refused(f"{member} already has an account.", code="member_has_account")
+    username = username.strip()
+    if Account.objects.filter(username__iexact=username).exists():
+        raise Refused(f"An account named {username!r} already exists.", code="username_taken")
+    account = Account(username=username, email=email.strip(), member=member)
+    try:
+        password_validation.validate_password(password, user=account)
+    except ValidationError as exc:
+        raise Invalid("The password was refused: " + " ".join(exc.messages), code="password_rejected") from None
+    account.set_password(password)
+    _validated(account)
+    account.save()
+    RoleAssignment.objects.create(account=account, unit=unit, role=role)
+    return account
+
+
+@transaction.atomic
+def grant_role(*, account: Account, role: str, unit: Unit, actor: Account) -> RoleAssignment:
+    """Give an existing account a role on a unit. Needs commander role on the unit."""
+    _check_role(role)
+    _require_commander(actor, unit, "grant roles on it")
+    if RoleAssignment.objects.filter(account=account, unit=unit, role=role).exists():
+        raise Refused(f"{account.username} is already {Role(role).label.lower()} of {unit.code}.", code="role_held")
+    assignment = RoleAssignment.objects.create(account=account, unit=unit, role=role)
+    scope.forget(account)
+    return assignment
+
+
+@transaction.atomic
+def issue_token(*, account: Account, actor: Account, rotate: bool = False) -> Token:
+    """The account's API token, created if it has none (or replaced, with `rotate`). Only the account itself or a
+    superuser may see it."""
+    _require_active(actor)
+    if actor.pk != account.pk and not scope.is_global(actor):
+        raise NotPermitted(f"Only {account.username} or a superuser may see that token.", code="not_token_owner")
+    if not account.is_active:
+        raise Refused(f"Account {account.username} is disabled.", code="account_disabled")
+    if rotate:
+        Token.objects.filter(user=account).delete()
+    token, _ = Token.objects.get_or_create(user=account)
+    return token

@@ -1,0 +1,42 @@
+// Muster: behaviour for the counter forms. Loaded as a file (no inline script: the CSP forbids it).
+//
+// A keyboard-wedge scanner types the code and then Enter. In a form marked .scan-form, Enter in a scanned field
+// (data-scan) moves the focus to the next empty scanned field; only when none is left does Enter submit.
+(function () {
+  "use strict";
+
+  function nextEmptyScanField(field) {
+    var fields = Array.prototype.slice.call(field.form.querySelectorAll("input[data-scan]"));
+    var after = fields.slice(fields.indexOf(field) + 1);
+    for (var i = 0; i < after.length; i++) {
+      if (!after[i].value.trim()) {
+        return after[i];
+      }
+    }
+    return null;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || !field.matches || !field.matches(".scan-form input[data-scan]")) {
+      return;
+    }
+    var next = nextEmptyScanField(field);
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
+  });
+
+  // After htmx swaps in a fresh form, put the cursor back in the first field for the next scan.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    var first = target && target.querySelector && target.querySelector("[autofocus]");
+    if (first) {
+      first.focus();
+      if (first.select && first.value) {
+        first.select(); // a re-rendered form after an error: the next scan replaces the old value
+      }
+    }
+  });
+})();
