@@ -14,8 +14,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from muster.core.errors import Invalid, NotPermitted, Refused
-from muster.members import scope
-from muster.members.models import Account, Member, Role, RoleAssignment, StatusChange, Unit
+from muster.members import hooks, scope
+from muster.members.models import Account, DisciplinaryEntry, Member, Role, RoleAssignment, StatusChange, Unit, Vetting
 
 
 def _require_active(actor: Account) -> None:
@@ -162,3 +162,96 @@ def issue_token(*, account: Account, actor: Account, rotate: bool = False) -> To
         Token.objects.filter(user=account).delete()
     token, _ = Token.objects.get_or_create(user=account)
     return token
+
+
+# --- member lifecycle ------------------------------------------------------------------------------------------
+
+# Allowed moves; anything else is refused with `status_change_refused`.
+TRANSITIONS = {
+    Member.Status.APPLICANT: {Member.Status.ACTIVE, Member.Status.DEPARTED},
+    Member.Status.ACTIVE: {Member.Status.SUSPENDED, Member.Status.DEPARTED},
+    Member.Status.SUSPENDED: {Member.Status.ACTIVE, Member.Status.DEPARTED},
+    Member.Status.DEPARTED: {Member.Status.APPLICANT},
+}
+
+
+@transaction.atomic
+def change_status(*, member: Member, to_status: str, reason: str, actor: Account) -> StatusChange:
+    """Move a member through applicant → active ⇄ suspended → departed, recording who, when and why.
+
+    Activation needs a passed, unexpired vetting; departure is refused while the member holds anything (custody
+    registers that check); suspension and departure recall whatever the member holds.
+    """
+    member = Member.objects.select_for_update().select_related("unit").get(pk=member.pk)
+    _require_commander(actor, member.unit, "change its members' status")
+    if to_status not in Member.Status.values:
+        raise Invalid(f"Unknown status {to_status!r}.", code="unknown_status")
+    if not reason.strip():
+        raise Invalid("Say why the status changes.", code="reason_missing")
+    if to_status not in TRANSITIONS[member.status]:
+        now, wanted = member.get_status_display().lower(), Member.Status(to_status).label.lower()
+        raise Refused(f"{member} is {now}; cannot become {wanted}.", code="status_change_refused")
+    if to_status == Member.Status.ACTIVE and not member.vetting_is_valid():
+        raise Refused(f"{member} needs a passed, unexpired vetting to become active.", code="vetting_required")
+    if to_status == Member.Status.DEPARTED:
+        for check in hooks.departure_checks:
+            check(member)
+    change = StatusChange.objects.create(
+        member=member, from_status=member.status, to_status=to_status, reason=reason.strip(), changed_by=actor
+    )
+    member.status = to_status
+    member.save(update_fields=["status"])
+    if to_status in (Member.Status.SUSPENDED, Member.Status.DEPARTED):
+        hooks.member_lapsed.send(
+            Member, member=member, reason_code=f"member_{to_status}", detail=f"{member} {to_status}: {reason.strip()}"
+        )
+    return change
+
+
+@transaction.atomic
+def record_vetting(
+    *,
+    member: Member,
+    vetted_on: date,
+    outcome: str,
+    actor: Account,
+    valid_until: date | None = None,
+    notes: str = "",
+) -> Vetting:
+    """Record a vetting. A pass sets how long the member stays vetted; a failure ends it at once (and recalls)."""
+    member = Member.objects.select_for_update().select_related("unit").get(pk=member.pk)
+    _require_commander(actor, member.unit, "vet its members")
+    if outcome not in Vetting.Outcome.values:
+        raise Invalid(f"Unknown vetting outcome {outcome!r}; use passed or failed.", code="unknown_outcome")
+    if vetted_on > timezone.localdate():
+        raise Invalid("A vetting cannot be dated in the future.", code="vetted_in_future")
+    if outcome == Vetting.Outcome.PASSED and (valid_until is None or valid_until <= vetted_on):
+        raise Invalid("A passed vetting needs a valid-until date after the vetting date.", code="validity_missing")
+    if outcome == Vetting.Outcome.FAILED:
+        valid_until = None
+    vetting = Vetting.objects.create(
+        member=member, vetted_on=vetted_on, outcome=outcome, valid_until=valid_until, vetted_by=actor, notes=notes
+    )
+    member.vetting_valid_until = valid_until
+    member.save(update_fields=["vetting_valid_until"])
+    if not member.vetting_is_valid():
+        hooks.member_lapsed.send(
+            Member, member=member, reason_code="vetting_expired", detail=f"{member}'s vetting {outcome} on {vetted_on}"
+        )
+    return vetting
+
+
+@transaction.atomic
+def add_disciplinary_entry(
+    *, member: Member, occurred_on: date, kind: str, note: str, actor: Account
+) -> DisciplinaryEntry:
+    _require_commander(actor, member.unit, "keep its disciplinary record")
+    if kind not in DisciplinaryEntry.Kind.values:
+        raise Invalid(f"Unknown kind {kind!r}.", code="unknown_kind")
+    if not note.strip():
+        raise Invalid("Describe what happened.", code="note_missing")
+    if occurred_on > timezone.localdate():
+        raise Invalid("The date cannot be in the future.", code="date_in_future")
+    return DisciplinaryEntry.objects.create(
+        member=member, occurred_on=occurred_on, kind=kind, note=note.strip(), recorded_by=actor
+    )
