@@ -64,8 +64,19 @@ def demo(options: argparse.Namespace) -> None:
         seed.append("--reset")
     say("seeding the demo unit (skipped when the database already holds one)")
     muster(*seed)
+    say("starting the background worker (recall scans)")
+    worker = subprocess.Popen([str(BIN / "muster"), "worker"], cwd=ROOT)
     say(f"serving on http://127.0.0.1:{options.port}  (Ctrl+C stops)")
-    muster("runserver", f"127.0.0.1:{options.port}")
+    try:
+        subprocess.run([str(BIN / "muster"), "runserver", f"127.0.0.1:{options.port}"], cwd=ROOT)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def test(options: argparse.Namespace) -> None:
