@@ -16,9 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from muster.custody import ledger, services
-from muster.custody.models import Armory, Item, ItemType
+from muster.custody.models import Armory, Item, ItemType, Recall
+from muster.demo_training import REQUIRED, TrainingBuilder
 from muster.members import services as members_services
 from muster.members.models import Account, Member, Role, Unit
+from muster.training.models import MemberQualification, TrainingSession
 
 DEMO_PASSWORD = "muster-demo-2026"  # noqa: S105 printed by the command; the demo refuses to run in production mode
 DEFAULT_SEED = 2026
@@ -43,9 +45,22 @@ _LAST_NAMES = (
 )
 FIRST_NAMES, LAST_NAMES = _FIRST_NAMES.split(), _LAST_NAMES.split()
 # Ranges reserved for drama and documentation (Ofcom, UK): never a real subscriber.
-PHONE_PREFIXES = ("+44 7700 900", "+44 113 496 0", "+44 114 496 0", "+44 115 496 0", "+44 117 496 0",
-                  "+44 118 496 0", "+44 121 496 0", "+44 131 496 0", "+44 141 496 0", "+44 151 496 0",
-                  "+44 161 496 0", "+44 20 7946 0", "+44 191 498 0", "+44 1632 960")  # fmt: skip
+PHONE_PREFIXES = (
+    "+44 7700 900",
+    "+44 113 496 0",
+    "+44 114 496 0",
+    "+44 115 496 0",
+    "+44 117 496 0",
+    "+44 118 496 0",
+    "+44 121 496 0",
+    "+44 131 496 0",
+    "+44 141 496 0",
+    "+44 151 496 0",
+    "+44 161 496 0",
+    "+44 20 7946 0",
+    "+44 191 498 0",
+    "+44 1632 960",
+)
 POST_PLACES = ("North", "East", "South", "West", "River", "Bridge", "Ridge", "Harbour", "Forest", "Lake")
 TOWNS = ("Northfield", "Eastbrook", "Millbridge", "Greyhaven", "Kettle Ridge", "Lowmoor")
 BATTALIONS = (("1BN", "1st Battalion", "ABC"), ("2BN", "2nd Battalion", "DEF"))
@@ -57,14 +72,30 @@ ITEM_TYPES = {
     "akm": ("AKM assault rifle", "firearm", "AKM", "7.62×39 mm", None, ("Izhmash", "Tula Arms Plant"), 1960, 1976),
     "pm": ("PM pistol", "firearm", "PM", "9×18 mm", None, ("Izhmekh",), 1965, 1991),
     "svd": ("SVD marksman rifle", "firearm", "SVD", "7.62×54 mmR", None, ("Izhmash",), 1975, 1995),
-    "jammer": ("Handheld anti-drone jammer", "counter_drone", "HJ-3 jammer", "", 24, ("Northwind Defence",), 2022,
-               2025),
+    "jammer": (
+        "Handheld anti-drone jammer",
+        "counter_drone",
+        "HJ-3 jammer",
+        "",
+        24,
+        ("Northwind Defence",),
+        2022,
+        2025,
+    ),
     "detector": ("Drone detector", "counter_drone", "RF-D2 detector", "", 24, ("Northwind Defence",), 2021, 2025),
     "truck": ("Pickup truck", "vehicle", "Double-cab 4×4", "", 12, ("Toyota", "Ford", "Mitsubishi"), 2008, 2021),
-    "radio": ("Handheld VHF radio", "radio", "VHF 5 W handheld", "", None, ("Motorola", "Hytera", "Kenwood"), 2015,
-              2024),
+    "radio": (
+        "Handheld VHF radio",
+        "radio",
+        "VHF 5 W handheld",
+        "",
+        None,
+        ("Motorola", "Hytera", "Kenwood"),
+        2015,
+        2024,
+    ),
     "nvm": ("Night-vision monocular", "optics", "PVS-14", "", 24, ("L3Harris", "Photonis"), 2012, 2023),
-}  # fmt: skip
+}
 
 SERIAL_PREFIXES = {"jammer": "HJ3-", "detector": "RFD2-", "radio": "VR", "nvm": "P14-"}
 
@@ -121,15 +152,29 @@ def seed(*, members: int = DEFAULT_MEMBERS, seed: int = DEFAULT_SEED, progress: 
     with transaction.atomic():
         builder.build_roster(members)
         accounts = builder.create_staff_accounts()
+        trainer = TrainingBuilder(rng=builder.rng, admin=builder.admin, progress=builder.progress)
+        trainer.roster_records(list(Member.objects.all()))
     builder.register_items()
+    trainer.catalogue(builder.types)
+    instructors = builder.instructors()
+    trainer.past_sessions(
+        builder.companies, builder.battalions, builder.members_by_company, builder.members_by_battalion, instructors
+    )
+    trainer.prior_service(list(Member.objects.filter(is_veteran=True)))
+    builder.qualified = trainer.valid_codes(builder.today + timedelta(days=31))
     builder.issue_items()
+    trainer.planned_sessions(builder.companies, builder.battalions, instructors)
     accounts.append(builder.create_member_account())
+    builder.show_recalls_and_an_override(accounts)
     counts = {
         "units": Unit.objects.count(),
         "members": Member.objects.count(),
         "armories": Armory.objects.count(),
         "items": Item.objects.count(),
         "issued": Item.objects.filter(holder_kind="member").count(),
+        "open recalls": Recall.objects.filter(resolved_at=None).count(),
+        "training sessions": TrainingSession.objects.count(),
+        "qualifications granted": MemberQualification.objects.count(),
         "ledger events": ledger.event_count(),
     }
     check = ledger.verify()
@@ -172,8 +217,12 @@ class _Builder:
                 leaves_by_company[company.pk] = self._create_subunits(company)
         self.progress("units", 1, 1)
 
-        staff_units = {"commander": self.battalions[0], "duty": self.battalions[0], "armorer": self.companies[0],
-                       "auditor": self.region}  # fmt: skip
+        staff_units = {
+            "commander": self.battalions[0],
+            "duty": self.battalions[0],
+            "armorer": self.companies[0],
+            "auditor": self.region,
+        }
         leaves = [leaf for company in self.companies for leaf in leaves_by_company[company.pk]]
         phones = self._phone_numbers(count)
         rows = []
@@ -199,14 +248,18 @@ class _Builder:
 
         for company in self.companies:
             self.arms_rooms[company.pk] = Armory.objects.create(
-                code=f"ARM-{company.code.removeprefix(REGION_CODE + '-')}", name=f"{company.name} arms room",
-                unit=company, address=f"{self.rng.randint(2, 90)} Depot Road, {self.rng.choice(TOWNS)}",
-            )  # fmt: skip
+                code=f"ARM-{company.code.removeprefix(REGION_CODE + '-')}",
+                name=f"{company.name} arms room",
+                unit=company,
+                address=f"{self.rng.randint(2, 90)} Depot Road, {self.rng.choice(TOWNS)}",
+            )
         for battalion in self.battalions:
             self.vehicle_parks[battalion.pk] = Armory.objects.create(
-                code=f"VP-{battalion.code.removeprefix(REGION_CODE + '-')}", name=f"{battalion.name} vehicle park",
-                unit=battalion, address=f"{self.rng.randint(2, 90)} Motor Pool Lane, {self.rng.choice(TOWNS)}",
-            )  # fmt: skip
+                code=f"VP-{battalion.code.removeprefix(REGION_CODE + '-')}",
+                name=f"{battalion.name} vehicle park",
+                unit=battalion,
+                address=f"{self.rng.randint(2, 90)} Motor Pool Lane, {self.rng.choice(TOWNS)}",
+            )
 
     def _unit(self, code: str, name: str, kind: str, parent: Unit | None) -> Unit:
         # A few dozen units: the service (which keeps the materialised path) is fast enough, no bulk path needed.
@@ -253,10 +306,17 @@ class _Builder:
         vetting = self._vetting(status) if number > 5 else self.today + timedelta(days=self.rng.randint(200, 700))
         email = f"{first}.{last}.{number}@example.org".lower() if self.rng.random() < 0.7 else ""
         return Member(
-            member_no=f"{REGION_CODE}-{number:05d}", first_name=first, last_name=last, phone=phone, email=email,
-            unit=unit, status=status, is_veteran=self.rng.random() < 0.2, vetting_valid_until=vetting,
+            member_no=f"{REGION_CODE}-{number:05d}",
+            first_name=first,
+            last_name=last,
+            phone=phone,
+            email=email,
+            unit=unit,
+            status=status,
+            is_veteran=self.rng.random() < 0.2,
+            vetting_valid_until=vetting,
             joined_on=joined,
-        )  # fmt: skip
+        )
 
     def _phone_numbers(self, count: int) -> list[str]:
         mobiles = [f"{PHONE_PREFIXES[0]}{n:03d}" for n in range(1000)]
@@ -270,9 +330,14 @@ class _Builder:
 
     def _account(self, username: str, role: str, unit: Unit, member: Member) -> DemoAccount:
         account = members_services.create_account(
-            username=username, role=role, unit=unit, member=member, email=member.email, password=DEMO_PASSWORD,
+            username=username,
+            role=role,
+            unit=unit,
+            member=member,
+            email=member.email,
+            password=DEMO_PASSWORD,
             actor=self.admin,
-        )  # fmt: skip
+        )
         return DemoAccount(username, Role(role).label, unit, member, account)
 
     def create_staff_accounts(self) -> list[DemoAccount]:
@@ -301,9 +366,9 @@ class _Builder:
         types = {}
         for key, (name, category, model, calibre, hours, *_) in ITEM_TYPES.items():
             types[key], _ = ItemType.objects.get_or_create(
-                name=name, defaults={"category": category, "model": model, "calibre": calibre,
-                                     "default_loan_hours": hours},
-            )  # fmt: skip
+                name=name,
+                defaults={"category": category, "model": model, "calibre": calibre, "default_loan_hours": hours},
+            )
         return types
 
     def _inventory(self) -> list[tuple[str, Armory]]:
@@ -325,8 +390,10 @@ class _Builder:
     def _serial(self, key: str, year: int, taken: set) -> str:
         while True:
             if key == "truck":
-                serial = f"NR {self.rng.randint(100, 999)} {self.rng.choice('ABCDEFGHKLMNPRSTVX')}" + \
-                    f"{self.rng.choice('ABCDEFGHKLMNPRSTVX')}"  # fmt: skip
+                serial = (
+                    f"NR {self.rng.randint(100, 999)} {self.rng.choice('ABCDEFGHKLMNPRSTVX')}"
+                    + f"{self.rng.choice('ABCDEFGHKLMNPRSTVX')}"
+                )
             elif ITEM_TYPES[key][1] == "firearm":
                 serial = f"{ITEM_TYPES[key][2][:2].upper()}{year % 100:02d}{self.rng.randint(0, 999_999):06d}"
             else:
@@ -336,7 +403,8 @@ class _Builder:
                 return serial
 
     def register_items(self) -> None:
-        types, plan, taken = self._item_types(), self._inventory(), set()
+        self.types = types = self._item_types()
+        plan, taken = self._inventory(), set()
         counters: dict[int, int] = {}
         for done, (key, armory) in enumerate(plan, start=1):
             _, _, _, _, _, makers, first_year, last_year = ITEM_TYPES[key]
@@ -344,15 +412,23 @@ class _Builder:
             counters[armory.pk] = counters.get(armory.pk, 0) + 1
             roll = self.rng.random()
             condition = (
-                Item.Condition.SERVICEABLE if roll < 0.96
-                else Item.Condition.NEEDS_REPAIR if roll < 0.99 else Item.Condition.UNSERVICEABLE
-            )  # fmt: skip
+                Item.Condition.SERVICEABLE
+                if roll < 0.96
+                else Item.Condition.NEEDS_REPAIR
+                if roll < 0.99
+                else Item.Condition.UNSERVICEABLE
+            )
             item = services.register_item(
-                item_type=types[key], serial_number=self._serial(key, year, taken), home_armory=armory,
-                actor=self._actor_for(armory), condition=condition, manufacturer=self.rng.choice(makers),
-                year_of_manufacture=year, markings=f"INV {armory.code}-{counters[armory.pk]:04d}",
+                item_type=types[key],
+                serial_number=self._serial(key, year, taken),
+                home_armory=armory,
+                actor=self._actor_for(armory),
+                condition=condition,
+                manufacturer=self.rng.choice(makers),
+                year_of_manufacture=year,
+                markings=f"INV {armory.code}-{counters[armory.pk]:04d}",
                 reason="initial inventory",
-            )  # fmt: skip
+            )
             self.items.setdefault(armory.pk, []).append((key, item))
             if done % 25 == 0 or done == len(plan):
                 self.progress("items", done, len(plan))
@@ -386,15 +462,66 @@ class _Builder:
             if done % 25 == 0 or done == len(work):
                 self.progress("issues", done, len(work))
 
+    def instructors(self) -> dict[int, Member]:
+        """company id → an active, vetted veteran (or any active member) who teaches its courses."""
+        chosen = {}
+        for company in self.companies:
+            active = [m for m in self.members_by_company.get(company.pk, []) if self._may_hold(m)]
+            veterans = [m for m in active if m.is_veteran]
+            if veterans or active:
+                chosen[company.pk] = (veterans or active)[0]
+        return chosen
+
+    def show_recalls_and_an_override(self, accounts: list[DemoAccount]) -> None:
+        """Two holders suspended (their items go on the recall list) and one issue a commander countersigned."""
+        by_name = {row.username: row.account for row in accounts}
+        arms_room = self.arms_rooms[self.companies[0].pk]
+        keep = by_name["member"].member_id
+        holders = [m for m in dict.fromkeys(self.holders_in.get(arms_room.pk, [])) if m.pk != keep]
+        suspended = {member.pk for member in holders[:2]}
+        for member in holders[:2]:
+            members_services.change_status(
+                member=member,
+                to_status=Member.Status.SUSPENDED,
+                actor=self.admin,
+                reason="Disciplinary investigation: weapon left unattended",
+            )
+        free = Item.objects.filter(
+            holder_armory=arms_room, item_type=self.types["jammer"], condition=Item.Condition.SERVICEABLE
+        ).first()
+        unqualified = [
+            m
+            for m in self.members_by_company.get(self.companies[0].pk, [])
+            if self._may_hold(m)
+            and "counter-drone" not in self.qualified.get(m.pk, set())
+            and m.pk != keep
+            and m.pk not in suspended
+        ]
+        if free and unqualified:
+            services.issue(
+                item=free,
+                member=unqualified[0],
+                actor=by_name["armorer"],
+                due_at=timezone.now() + timedelta(hours=12),
+                reason="drone alert at the bridge checkpoint",
+                override=services.Override(
+                    commander=by_name["commander"],
+                    reason="Trained operator on transfer from 2nd Battalion; papers follow",
+                ),
+            )
+
     def _may_hold(self, member: Member) -> bool:
         vetted = member.vetting_valid_until is not None and member.vetting_valid_until >= self.today
         return member.status == Member.Status.ACTIVE and vetted and member not in self.staff.values()
 
     def _pick_issues(self, armory: Armory, eligible: list[Member], keys: set[str], share: float) -> list[tuple]:
+        needed = {code for key in keys for code in REQUIRED.get(key, [])}
+        eligible = [m for m in eligible if needed <= self.qualified.get(m.pk, set())]
         candidates = [
-            item for key, item in self.items.get(armory.pk, [])
+            item
+            for key, item in self.items.get(armory.pk, [])
             if key in keys and item.condition == Item.Condition.SERVICEABLE
-        ]  # fmt: skip
+        ]
         total = sum(1 for key, _ in self.items.get(armory.pk, []) if key in keys)
         chosen = self.rng.sample(candidates, min(len(candidates), round(total * share), len(eligible)))
         holders = self.rng.sample(eligible, len(chosen))

@@ -11,7 +11,7 @@ from django.utils import timezone
 from muster import demo
 from muster.core.testing import make_member, make_unit
 from muster.custody import ledger
-from muster.custody.models import Armory, HolderKind, Item, LedgerEvent
+from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, Recall
 from muster.members.models import Account, Member, Role, RoleAssignment, Unit
 
 SMALL = 40
@@ -70,16 +70,46 @@ def test_it_registers_every_item_on_the_ledger_and_the_ledger_verifies(seeded):
     assert result.events == LedgerEvent.objects.count()
 
 
-def test_it_issues_items_only_to_active_vetted_members_of_the_items_company(seeded):
+def test_it_issues_items_only_to_members_the_gate_allows_or_a_commander_countersigned(seeded):
+    from muster.training.queries import missing_qualifications
+
     issued = Item.objects.filter(holder_kind=HolderKind.MEMBER).select_related("holder_member__unit", "home_armory")
     assert issued.count() > 0
     today = timezone.localdate()
     for item in issued:
         holder = item.holder_member
-        assert holder.status == Member.Status.ACTIVE and holder.vetting_valid_until >= today
+        event = LedgerEvent.objects.filter(item=item, kind=LedgerEvent.Kind.ISSUE, to_member=holder).last()
+        assert event is not None
         assert holder.unit.path.startswith(item.home_armory.unit.path)
         assert item.due_at > timezone.now()
-        assert LedgerEvent.objects.filter(item=item, kind=LedgerEvent.Kind.ISSUE, to_member=holder).exists()
+        if holder.status == Member.Status.SUSPENDED:  # suspended after the issue: the item is being recalled
+            assert Recall.objects.filter(item=item, resolved_at=None, reason="member_suspended").exists()
+            continue
+        assert holder.status == Member.Status.ACTIVE and holder.vetting_valid_until >= today
+        required = list(item.item_type.required_qualifications.all())
+        if "override" not in event.data:
+            assert missing_qualifications(holder, required, timezone.localdate(item.due_at)) == []
+
+
+def test_it_shows_valid_expiring_and_expired_qualifications_sessions_recalls_and_an_override(seeded):
+    from datetime import timedelta
+
+    from muster.training.models import MemberQualification, TrainingSession
+
+    today = timezone.localdate()
+    grants = MemberQualification.objects.all()
+    assert grants.filter(expires_on__gt=today + timedelta(days=30)).exists()
+    assert grants.filter(expires_on__gte=today, expires_on__lte=today + timedelta(days=30)).exists()
+    assert grants.filter(expires_on__lt=today).exists()
+    assert grants.filter(source=MemberQualification.Source.PRIOR_SERVICE).exclude(evidence="").exists() or not (
+        Member.objects.filter(is_veteran=True, status=Member.Status.ACTIVE).exists()
+    )
+    assert TrainingSession.objects.filter(status="completed").exists()
+    assert TrainingSession.objects.filter(status="planned", starts_at__gt=timezone.now()).exists()
+    assert Recall.objects.filter(resolved_at=None).exists()
+    override = LedgerEvent.objects.get(data__has_key="override")
+    assert override.data["override"]["codes"] == ["member_not_qualified"]
+    assert Account.objects.get(pk=override.data["override"]["commander"]).username == "commander"
 
 
 def test_it_creates_one_account_per_role_on_the_right_unit(seeded):
