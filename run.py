@@ -82,8 +82,8 @@ def demo(options: argparse.Namespace) -> None:
 def test(options: argparse.Namespace) -> None:
     ensure_venv("dev")
     say("ruff: lint and format")
-    run(BIN / "ruff", "check", "src", "run.py", "bench")
-    run(BIN / "ruff", "format", "--check", "src", "run.py", "bench")
+    run(BIN / "ruff", "check", "src", "run.py", "bench", "tools")
+    run(BIN / "ruff", "format", "--check", "src", "run.py", "bench", "tools")
     say("django checks and missing migrations")
     muster("check", "--fail-level", "WARNING")
     muster("makemigrations", "--check", "--dry-run", "-v", "1")

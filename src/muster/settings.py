@@ -197,6 +197,9 @@ if _REDIS_URL:
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")})
 
+# The Ed25519 key that signs ledger checkpoints; keep it outside the database (and its backups).
+MUSTER_LEDGER_KEY_FILE = env_str("MUSTER_LEDGER_KEY_FILE", str(VAR_DIR / "ledger-signing.key"))
+
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)
 

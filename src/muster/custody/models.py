@@ -244,3 +244,24 @@ class Recall(models.Model):
 
     def __str__(self) -> str:
         return f"recall of {self.item} from {self.member}: {self.get_reason_display()}"
+
+
+class LedgerCheckpoint(models.Model):
+    """An Ed25519 signature over (ledger size, head hash, time), made on a schedule and on demand.
+
+    Copies exported to files kept off the server let anyone prove later that the first `size` events were not
+    rewritten or truncated (docs/ledger.md).
+    """
+
+    size = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16, help_text="First 16 hex digits of SHA-256 over the public key")
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["-size", "-created_at"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size} @ {self.head_hash[:12]} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -17,3 +17,13 @@ def scan_for_recalls() -> int:
     if found:
         log.info("opened %d recall(s)", len(found))
     return len(found)
+
+
+@db_periodic_task(crontab(minute="0"))
+def hourly_checkpoint() -> int | None:
+    """Sign the ledger head every hour, once a signing key exists (`muster ledger keygen`)."""
+    from muster.custody import checkpoints
+
+    if not checkpoints.key_path().exists():
+        return None
+    return checkpoints.make_checkpoint().size

@@ -1,0 +1,147 @@
+"""Signed checkpoints of the ledger: Ed25519 over the canonical encoding of (size, head hash, time).
+
+The private key lives in a file outside the database (MUSTER_LEDGER_KEY_FILE, default var/ledger-signing.key), so
+someone who can rewrite the database cannot also forge checkpoints. The checkpoint file format and the signed
+bytes are specified in docs/ledger.md; tools/verify_ledger.py checks them without Django.
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from muster.core.errors import Invalid, Refused
+from muster.custody.ledger import canonical_bytes, format_time
+from muster.custody.models import LedgerCheckpoint, LedgerEvent, LedgerHead
+
+FORMAT = "muster-ledger-checkpoint"
+VERSION = 1
+
+
+def key_path() -> Path:
+    return Path(settings.MUSTER_LEDGER_KEY_FILE)
+
+
+def generate_key(path: Path | None = None, *, overwrite: bool = False) -> Path:
+    """Create the signing key (mode 0600). Refuses to replace an existing key unless told to."""
+    path = path or key_path()
+    if path.exists() and not overwrite:
+        raise Refused(
+            f"A signing key already exists at {path}; it stays (checkpoints made with it rely on it).",
+            code="key_exists",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    return path
+
+
+def load_private_key(path: Path | None = None) -> Ed25519PrivateKey:
+    path = path or key_path()
+    if not path.exists():
+        raise Invalid(f"No ledger signing key at {path}; create one with `muster ledger keygen`.", code="no_key")
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise Invalid(f"{path} does not hold an Ed25519 private key.", code="wrong_key_type")
+    return key
+
+
+def public_key_hex(public_key: Ed25519PublicKey) -> str:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def key_id(public_hex: str) -> str:
+    return hashlib.sha256(bytes.fromhex(public_hex)).hexdigest()[:16]
+
+
+def signed_bytes(*, size: int, head_hash: str, created_at: str) -> bytes:
+    return canonical_bytes(
+        {"format": FORMAT, "v": VERSION, "size": size, "head_hash": head_hash, "created_at": created_at}
+    )
+
+
+@transaction.atomic
+def make_checkpoint() -> LedgerCheckpoint:
+    """Sign the ledger's current size and head hash. Reads the head under lock so the pair is consistent."""
+    key = load_private_key()
+    head = LedgerHead.objects.select_for_update().get(pk=1)
+    created_at = timezone.now()
+    message = signed_bytes(size=head.seq, head_hash=head.hash, created_at=format_time(created_at))
+    return LedgerCheckpoint.objects.create(
+        size=head.seq,
+        head_hash=head.hash,
+        created_at=created_at,
+        key_id=key_id(public_key_hex(key.public_key())),
+        signature=key.sign(message).hex(),
+    )
+
+
+def to_document(checkpoint: LedgerCheckpoint, public_hex: str) -> dict:
+    return {
+        "format": FORMAT,
+        "v": VERSION,
+        "size": checkpoint.size,
+        "head_hash": checkpoint.head_hash,
+        "created_at": format_time(checkpoint.created_at),
+        "key_id": checkpoint.key_id,
+        "public_key": public_hex,
+        "signature": checkpoint.signature,
+    }
+
+
+def write_file(checkpoint: LedgerCheckpoint, path: Path) -> None:
+    public_hex = public_key_hex(load_private_key().public_key())
+    path.write_text(json.dumps(to_document(checkpoint, public_hex), indent=2) + "\n")
+
+
+@dataclass
+class CheckpointCheck:
+    ok: bool
+    message: str
+
+
+def read_file(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise Invalid(f"Cannot read checkpoint {path}: {exc}", code="checkpoint_unreadable") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("v") != VERSION:
+        raise Invalid(f"{path} is not a Muster ledger checkpoint (version {VERSION}).", code="checkpoint_unreadable")
+    return document
+
+
+def check(document: dict, *, trusted_public_hex: str | None = None) -> CheckpointCheck:
+    """Is the checkpoint genuinely signed, and do the first `size` events of this ledger end in `head_hash`?"""
+    public_hex = trusted_public_hex or document["public_key"]
+    if trusted_public_hex and document.get("public_key") != trusted_public_hex:
+        return CheckpointCheck(False, "the checkpoint was signed by a different key than the trusted one")
+    try:
+        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+        message = signed_bytes(
+            size=document["size"], head_hash=document["head_hash"], created_at=document["created_at"]
+        )
+        public.verify(bytes.fromhex(document["signature"]), message)
+    except (InvalidSignature, ValueError, KeyError):
+        return CheckpointCheck(False, "the checkpoint's signature is not valid")
+    size, head_hash = document["size"], document["head_hash"]
+    if size == 0:
+        return CheckpointCheck(True, "checkpoint of the empty ledger")
+    stored = LedgerEvent.objects.filter(seq=size).values_list("hash", flat=True).first()
+    if stored is None:
+        held = LedgerEvent.objects.count()
+        return CheckpointCheck(False, f"the ledger holds {held} events but was signed at {size}: history was truncated")
+    if stored != head_hash:
+        return CheckpointCheck(False, f"event {size} no longer has the signed hash: history up to it was rewritten")
+    return CheckpointCheck(True, f"checkpoint at {size} signed {document['created_at']} by key {key_id(public_hex)}")
