@@ -69,3 +69,22 @@ def test_sqlite_runs_in_wal_mode_with_immediate_transactions(db):
         cursor.execute("PRAGMA busy_timeout")
         assert cursor.fetchone()[0] >= 1000
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_production_settings_pass_djangos_deployment_checks_without_a_warning(tmp_path):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MUSTER_")}
+    environment.pop("DATABASE_URL", None)
+    environment.update(
+        MUSTER_MODE="production",
+        MUSTER_SECRET_KEY=SAFE_KEY + "-x9#Q",
+        MUSTER_ALLOWED_HOSTS="muster.example.org",
+        MUSTER_VAR_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "muster", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (0 silenced)" in result.stdout
