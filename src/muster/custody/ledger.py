@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from muster.custody import codec
 from muster.custody.models import HolderKind, Item, LedgerEvent, LedgerHead
 
 GENESIS_HASH = "0" * 64
@@ -215,31 +216,32 @@ def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
     def broken(bad_seq: int | None, problem: str, items: int = 0) -> VerifyResult:
         return VerifyResult(False, expected_seq - 1, prev_hash, items=items, bad_seq=bad_seq, problem=problem)
 
-    for row in iter_events():
-        seq, recorded_at, kind, item_id, item_version, fk, fa, fm, tk, ta, tm = row[:11]
-        actor_id, reason, due_at, data, stored_prev, stored_hash = row[11:]
+    sha256 = hashlib.sha256
+    for (
+        seq,
+        recorded,
+        kind,
+        item_id,
+        item_version,
+        from_ref,
+        to_ref,
+        actor,
+        reason,
+        due,
+        data,
+        stored_prev,
+        stored_hash,
+    ) in codec.rows():
         if progress:
             progress(1)
         if seq != expected_seq:
             return broken(min(seq, expected_seq), f"sequence gap: expected {expected_seq}, found {seq}")
         if stored_prev != prev_hash:
             return broken(seq, "prev_hash does not match the hash of the event before it")
-        from_ref, to_ref = holder_ref(fk, fa, fm), holder_ref(tk, ta, tm)
-        fields = event_fields(
-            seq=seq,
-            recorded_at=recorded_at,
-            kind=kind,
-            item_id=item_id,
-            item_version=item_version,
-            from_ref=from_ref,
-            to_ref=to_ref,
-            actor_id=actor_id,
-            reason=reason,
-            due_at=due_at,
-            data=data,
-            prev_hash=stored_prev,
+        encoded = codec.encode(
+            seq, recorded, kind, item_id, item_version, from_ref, to_ref, actor, reason, due, data, stored_prev
         )
-        if compute_hash(fields) != stored_hash:
+        if sha256(encoded).hexdigest() != stored_hash:
             return broken(seq, "hash does not match the event's contents (the row was altered)")
         current_ref, current_version, _ = holdings.get(item_id, (None, 0, 0))
         if item_version != current_version + 1:
@@ -253,8 +255,11 @@ def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
 
     head = LedgerHead.objects.filter(pk=1).values_list("seq", "hash").first()
     if head is not None and head != (events, prev_hash):
-        return broken(events + 1 if head[0] > events else None, f"the ledger head says {head[0]} events, "
-                      f"the ledger holds {events} (rows were deleted or the head was altered)")  # fmt: skip
+        return broken(
+            events + 1 if head[0] > events else None,
+            f"the ledger head says {head[0]} events, "
+            f"the ledger holds {events} (rows were deleted or the head was altered)",
+        )
 
     items = 0
     state = Item.objects.order_by("pk").values_list(
@@ -267,8 +272,12 @@ def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
         if replayed is None:
             return broken(None, f"item {pk} is held by {actual} but has no ledger events", items)
         if replayed[0] != actual or replayed[1] != version:
-            return broken(replayed[2], f"item {pk} is held by {actual} (version {version}) but the ledger says "
-                          f"{replayed[0]} (version {replayed[1]})", items)  # fmt: skip
+            return broken(
+                replayed[2],
+                f"item {pk} is held by {actual} (version {version}) but the ledger says "
+                f"{replayed[0]} (version {replayed[1]})",
+                items,
+            )
     if holdings:
         missing = next(iter(holdings))
         return broken(holdings[missing][2], f"item {missing} has ledger events but no longer exists", items)
