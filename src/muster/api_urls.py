@@ -1,4 +1,8 @@
-"""/api/: the OpenAPI schema and its Swagger UI, the token endpoint, and version 1 of the REST API."""
+"""/api/: the OpenAPI schema and its Swagger UI, the token endpoint, and version 1 of the REST API.
+
+Collections end in a slash (the router's style); actions that change something (custody/issue,
+members/{no}/status, training-sessions/{id}/enroll, …) do not.
+"""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -7,7 +11,10 @@ from rest_framework.routers import DefaultRouter
 
 from muster.core.api import ObtainTokenView
 from muster.custody import api as custody_api
+from muster.custody import api_reports as custody_reports
 from muster.members import api as members_api
+from muster.training import api as training_api
+from muster.training import api_records as training_records
 
 # Namespaced, so route names such as "item-detail" never collide with the web pages' names.
 app_name = "api"
@@ -15,13 +22,20 @@ app_name = "api"
 router = DefaultRouter()
 router.register("units", members_api.UnitViewSet, basename="unit")
 router.register("members", members_api.MemberViewSet, basename="member")
+router.register("qualifications", training_api.QualificationViewSet, basename="qualification")
+router.register("courses", training_api.CourseViewSet, basename="course")
+router.register("training-sessions", training_api.TrainingSessionViewSet, basename="training-session")
 router.register("item-types", custody_api.ItemTypeViewSet, basename="itemtype")
 router.register("armories", custody_api.ArmoryViewSet, basename="armory")
 router.register("items", custody_api.ItemViewSet, basename="item")
+router.register("recalls", custody_reports.RecallViewSet, basename="recall")
 router.register("ledger", custody_api.LedgerViewSet, basename="ledger")
 
 # The schema and docs describe every endpoint to any signed-in account (SERVE_PUBLIC), but not to strangers.
 _signed_in = {"permission_classes": [IsAuthenticated]}
+
+member = "v1/members/<str:member_no>"
+session = "v1/training-sessions/<int:pk>"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(**_signed_in), name="schema"),
@@ -29,5 +43,22 @@ urlpatterns = [
     path("v1/auth/token", ObtainTokenView.as_view(), name="token"),
     path("v1/custody/issue", custody_api.IssueView.as_view(), name="custody-issue"),
     path("v1/custody/return", custody_api.ReturnView.as_view(), name="custody-return"),
+    path(f"{member}/status", members_api.MemberStatusView.as_view(), name="member-status"),
+    path(f"{member}/status-history/", members_api.StatusHistoryView.as_view(), name="member-status-history"),
+    path(f"{member}/vettings/", members_api.VettingsView.as_view(), name="member-vettings"),
+    path(f"{member}/disciplinary/", members_api.DisciplinaryView.as_view(), name="member-disciplinary"),
+    path(
+        f"{member}/qualifications/", training_records.MemberQualificationsView.as_view(), name="member-qualifications"
+    ),
+    path(f"{member}/qualifications/prior-service", training_records.PriorServiceView.as_view(), name="prior-service"),
+    path(f"{session}/enroll", training_api.EnrollView.as_view(), name="training-session-enroll"),
+    path(f"{session}/results", training_api.ResultsView.as_view(), name="training-session-results"),
+    path(f"{session}/cancel", training_api.CancelView.as_view(), name="training-session-cancel"),
+    path("v1/reports/expiring/", training_records.ExpiringReportView.as_view(), name="report-expiring"),
+    path(
+        "v1/reports/overrides/",
+        custody_reports.OverrideReportViewSet.as_view({"get": "list"}),
+        name="report-overrides",
+    ),
     path("v1/", include(router.urls)),
 ]

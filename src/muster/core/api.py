@@ -8,7 +8,7 @@ One place turns every error into an HTTP answer with a stable body:
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status, viewsets
+from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
@@ -16,7 +16,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from muster.core.errors import DomainError
+from muster.core.errors import DomainError, NotPermitted
+from muster.members import scope
 
 _SUMMARY_LIMIT = 3
 
@@ -108,13 +109,52 @@ class ObtainTokenView(ObtainAuthToken):
         return super().post(request, *args, **kwargs)
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that must carry its offset: a bare local time is ambiguous across time zones."""
+
+    default_error_messages = {"naive": "Give a time zone offset, e.g. 2025-06-01T18:00:00+03:00 or ...T15:00:00Z."}
+
+    def enforce_timezone(self, value):
+        if value.tzinfo is None:
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
 class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
-    """A read-only viewset whose rows come from `scoped_queryset(account)`, so rows out of scope answer 404."""
+    """A read-only viewset whose rows come from `scoped_queryset(account)`, so rows out of scope answer 404.
+
+    Set `model` when the serializer is not a ModelSerializer of the rows (schema generation needs it)."""
 
     def scoped_queryset(self, account):
         raise NotImplementedError
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
-            return self.serializer_class.Meta.model.objects.none()
+            model = getattr(self, "model", None) or self.serializer_class.Meta.model
+            return model.objects.none()
         return self.scoped_queryset(self.request.user)
+
+
+class HoldsRole(permissions.BasePermission):
+    """The caller holds one of `roles` on some unit (a superuser always). Which unit is the view's business."""
+
+    roles: frozenset[str] = frozenset()
+    message = "This needs a role the caller does not hold."
+    code = "not_permitted"
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated) and bool(
+            scope.is_global(request.user) or scope.unit_paths(request.user, self.roles)
+        )
+
+
+def holds_role(roles, *, code: str, message: str) -> type[HoldsRole]:
+    """A permission class answering 403 {code, message} unless the caller holds one of `roles` somewhere."""
+    return type(f"Holds_{code}", (HoldsRole,), {"roles": frozenset(roles), "code": code, "message": message})
+
+
+def require_role(account, unit, roles, *, code: str, detail: str) -> None:
+    """403 unless the caller holds one of `roles` on `unit` (or above). Checked before the input, so a caller
+    without the role learns nothing from validation messages."""
+    if not scope.has_role(account, unit, roles):
+        raise NotPermitted(detail, code=code)

@@ -4,14 +4,16 @@ Thin: serializers check the shape of the input, custody.queries finds things wit
 custody.services makes the change and raises the domain errors that core.api maps to 400/403/404/409.
 """
 
+import django_filters
+from django.contrib.auth import authenticate
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import parsers, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import ScopedViewSet, error_responses
-from muster.core.errors import NotFound
+from muster.core.api import AwareDateTimeField, ScopedViewSet, error_responses
+from muster.core.errors import NotFound, NotPermitted
 from muster.custody import queries, services
 from muster.custody.filters import ItemFilterSet, LedgerFilterSet
 from muster.custody.ledger import holder_ref
@@ -25,9 +27,13 @@ _WRITE_ERRORS = error_responses(400, 401, 403, 404, 409)
 
 
 class ItemTypeSerializer(serializers.ModelSerializer):
+    required_qualifications = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True, help_text="Qualification codes a member needs to draw one"
+    )
+
     class Meta:
         model = ItemType
-        fields = ["id", "name", "category", "model", "calibre", "default_loan_hours"]
+        fields = ["id", "name", "category", "model", "calibre", "default_loan_hours", "required_qualifications"]
         read_only_fields = fields
 
 
@@ -140,6 +146,24 @@ class LedgerEventSerializer(serializers.ModelSerializer):
         return holder_data(event.to_kind, event.to_armory, event.to_member)
 
 
+class LedgerApiFilterSet(LedgerFilterSet):
+    # TODO(lead): move into custody.filters.LedgerFilterSet so the web ledger gets it too (not this helper's file).
+    # A choice, not a BooleanFilter: that one ignores a value it cannot read ("maybe") instead of answering 400.
+    override = django_filters.ChoiceFilter(
+        method="by_override",
+        choices=[("true", "Only overridden issues"), ("false", "No overridden issues")],
+        label="Issued on a commander's override",
+    )
+
+    class Meta(LedgerFilterSet.Meta):
+        pass
+
+    def by_override(self, queryset, name, value):
+        if value == "true":
+            return queryset.filter(data__has_key="override")
+        return queryset.exclude(data__has_key="override")
+
+
 def with_parties(events):
     return events.select_related("item__item_type", "from_armory", "from_member", "to_armory", "to_member", "actor")
 
@@ -150,7 +174,7 @@ def with_parties(events):
 )
 class ItemTypeViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ItemTypeSerializer
-    queryset = ItemType.objects.order_by("category", "name", "pk")
+    queryset = ItemType.objects.prefetch_related("required_qualifications").order_by("category", "name", "pk")
 
 
 @extend_schema_view(
@@ -195,7 +219,7 @@ class ItemViewSet(ScopedViewSet):
 )
 class LedgerViewSet(ScopedViewSet):
     serializer_class = LedgerEventSerializer
-    filterset_class = LedgerFilterSet
+    filterset_class = LedgerApiFilterSet
     lookup_field = "seq"
 
     def scoped_queryset(self, account):
@@ -221,17 +245,6 @@ class ItemRefField(serializers.Field):
 extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]})(ItemRefField)
 
 
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time that must carry its offset: a bare local time is ambiguous across time zones."""
-
-    default_error_messages = {"naive": "Give a time zone offset, e.g. 2025-06-01T18:00:00+03:00 or ...T15:00:00Z."}
-
-    def enforce_timezone(self, value):
-        if value.tzinfo is None:
-            self.fail("naive")
-        return super().enforce_timezone(value)
-
-
 class CustodyRequestSerializer(serializers.Serializer):
     item = ItemRefField(help_text="The item's id (number) or serial number (string)")
     item_type = serializers.IntegerField(
@@ -240,10 +253,27 @@ class CustodyRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class CountersignSerializer(serializers.Serializer):
+    """A commander's countersign, given at the armorer's desk: the commander types their own credentials."""
+
+    commander = serializers.CharField(max_length=150, help_text="The countersigning commander's username")
+    commander_password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}, write_only=True
+    )
+    reason = serializers.CharField(
+        max_length=2000, allow_blank=True, help_text="Why the issue goes ahead despite the refusal (10+ characters)"
+    )
+
+
 class IssueSerializer(CustodyRequestSerializer):
     member = serializers.CharField(max_length=32, help_text="The receiving member's number")
     due_at = AwareDateTimeField(
         required=False, allow_null=True, help_text="When it is due back (default: the item type's loan period)"
+    )
+    override = CountersignSerializer(
+        required=False,
+        help_text="Issue despite member_vetting_expired, member_not_qualified or member_applicant, on a "
+        "commander's countersign; recorded in the ledger event's data.override",
     )
 
 
@@ -303,7 +333,9 @@ class IssueView(CustodyActionView):
         summary="Issue an item from its armory to a member",
         description="Refusals (409): item_not_in_armory, item_unserviceable, member_not_active, member_applicant, "
         "member_vetting_expired, member_not_qualified. 403: not_armorer, member_out_of_scope. "
-        "400: invalid, due_in_past, serial_ambiguous.",
+        "400: invalid, due_in_past, serial_ambiguous. With `override` (only for member_vetting_expired, "
+        "member_not_qualified, member_applicant): 403 countersign_failed (wrong commander credentials), "
+        "self_override, override_not_commander; 400 override_reason_missing.",
         request=IssueSerializer,
         responses={201: LedgerEventSerializer, **_WRITE_ERRORS},
     )
@@ -311,10 +343,24 @@ class IssueView(CustodyActionView):
         data = self.validated(request)
         item = self.find_item(data)
         member = queries.find_member(request.user, data["member"])
+        override = self.countersign(request, data["override"]) if data.get("override") else None
         event = services.issue(
-            item=item, member=member, actor=request.user, due_at=data.get("due_at"), reason=data["reason"]
+            item=item,
+            member=member,
+            actor=request.user,
+            due_at=data.get("due_at"),
+            reason=data["reason"],
+            override=override,
         )
         return self.created(event)
+
+    @staticmethod
+    def countersign(request, given: dict) -> services.Override:
+        """Authenticate the commander by their own credentials; whether they may override is the service's rule."""
+        commander = authenticate(request, username=given["commander"], password=given["commander_password"])
+        if commander is None:
+            raise NotPermitted("The commander's username or password is wrong.", code="countersign_failed")
+        return services.Override(commander=commander, reason=given["reason"])
 
 
 class ReturnView(CustodyActionView):

@@ -130,9 +130,25 @@ def test_it_serves_an_openapi_3_document_of_every_endpoint(world):
         "/api/v1/auth/token", "/api/v1/custody/issue", "/api/v1/custody/return", "/api/v1/units/",
         "/api/v1/units/{code}/", "/api/v1/members/", "/api/v1/members/{member_no}/", "/api/v1/item-types/",
         "/api/v1/armories/", "/api/v1/items/", "/api/v1/items/{id}/", "/api/v1/ledger/", "/api/v1/ledger/{seq}/",
+        "/api/v1/members/{member_no}/status", "/api/v1/members/{member_no}/status-history/",
+        "/api/v1/members/{member_no}/vettings/", "/api/v1/members/{member_no}/disciplinary/",
+        "/api/v1/members/{member_no}/qualifications/", "/api/v1/members/{member_no}/qualifications/prior-service",
+        "/api/v1/qualifications/", "/api/v1/qualifications/{code}/", "/api/v1/courses/", "/api/v1/courses/{code}/",
+        "/api/v1/training-sessions/", "/api/v1/training-sessions/{id}/", "/api/v1/training-sessions/{id}/enroll",
+        "/api/v1/training-sessions/{id}/results", "/api/v1/training-sessions/{id}/cancel", "/api/v1/recalls/",
+        "/api/v1/recalls/{id}/", "/api/v1/reports/expiring/", "/api/v1/reports/overrides/",
     } <= set(document["paths"])  # fmt: skip
     issue = document["paths"]["/api/v1/custody/issue"]["post"]
     assert set(issue["responses"]) == {"201", "400", "401", "403", "404", "409"}
+    writes = [
+        ("/api/v1/members/{member_no}/status", "post"), ("/api/v1/members/{member_no}/vettings/", "post"),
+        ("/api/v1/training-sessions/", "post"), ("/api/v1/training-sessions/{id}/results", "post"),
+    ]  # fmt: skip
+    for path, method in writes:
+        assert set(document["paths"][path][method]["responses"]) >= {"400", "401", "403", "404"}, path
+    assert set(document["paths"]["/api/v1/members/{member_no}/vettings/"]["get"]["responses"]) == {
+        "200", "401", "403", "404"
+    }  # fmt: skip
     as_json = json.loads(client.get("/api/schema/?format=json").content)
     assert as_json["paths"].keys() == document["paths"].keys()
 
@@ -159,6 +175,9 @@ def test_it_lists_the_v1_collections_at_the_api_root(world):
     client = APIClient()
     client.force_authenticate(world.bob)
     body = client.get("/api/v1/").json()
-    assert set(body) == {"units", "members", "item-types", "armories", "items", "ledger"}
+    assert set(body) == {
+        "units", "members", "qualifications", "courses", "training-sessions", "item-types", "armories", "items",
+        "recalls", "ledger",
+    }  # fmt: skip
     assert body["ledger"] == "http://testserver/api/v1/ledger/"
     assert APIClient().get("/api/v1/").status_code == 401
