@@ -188,7 +188,7 @@ class TrainingBuilder:
             self._run("counter-drone", battalion, 170, "Battalion training area", self._share(active, 0.05), 0.9)
             self._run("driver", battalion, 200, "Motor pool", self._share(active, 0.3), 0.9)
             self._run("marksman", battalion, 45, "Long range", self._share(active, 0.06), 0.7)
-            self._run("first-aid", battalion, 100, "Drill hall", self._share(active, 0.4), 0.95)
+            self._run("first-aid", battalion, 2, "Drill hall", self._share(active, 0.4), 0.95)  # this week
             self.progress("training", done, steps)
 
     def prior_service(self, members: list[Member]) -> None:
@@ -218,7 +218,7 @@ class TrainingBuilder:
         )
         for offset, company in enumerate(companies):
             session = self._session(
-                "basic-weapons", company, -(7 + 3 * offset), f"{company.name} range", instructors.get(company.pk)
+                "basic-weapons", company, -(1 + 2 * offset), f"{company.name} range", instructors.get(company.pk)
             )
             roster = Member.objects.filter(
                 pk__in=expiring, unit__path__startswith=company.path, status=Member.Status.ACTIVE

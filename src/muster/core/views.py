@@ -5,15 +5,17 @@ page is about; inside a form every DomainError (the thing typed in does not exis
 error that shows its detail and code, with the error's HTTP status.
 """
 
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.forms import Form
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
+from muster.core import exports
 from muster.core.errors import DomainError, NotFound, NotPermitted
 from muster.members import scope
 from muster.members.models import Account, Role
@@ -50,11 +52,22 @@ def is_armorer(account: Account) -> bool:
     return bool(account.is_superuser or scope.unit_paths(account, {Role.ARMORER}))
 
 
+def has_role_anywhere(account: Account, roles: Iterable[str]) -> bool:
+    return bool(account.is_superuser or scope.unit_paths(account, roles))
+
+
+# Who may read the overrides report: the people who countersign them and the people who check them.
+OVERRIDE_READERS = frozenset({Role.COMMANDER, Role.AUDITOR})
+
+
 def nav_flags(account: Account) -> dict:
     """What the navbar offers this account; error pages rendered by Django get none and show a minimal bar."""
+    staff = is_staff(account)
     return {
-        "staff": is_staff(account),
+        "staff": staff,
         "armorer": is_armorer(account),
+        "training": staff,
+        "overrides": has_role_anywhere(account, OVERRIDE_READERS),
         "member_no": account.member.member_no if account.member_id else "",
     }
 
@@ -96,6 +109,15 @@ def bootstrap(form: Form) -> Form:
     return form
 
 
+def mark_invalid(form: Form) -> Form:
+    """Bootstrap's red outline on the fields that have errors."""
+    for name in form.errors:
+        if name in form.fields:
+            widget = form.fields[name].widget
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+    return form
+
+
 def name_empty_choices(form: Form, labels: dict[str, str]) -> Form:
     """Replace the filter selects' "---------" with words ("All types")."""
     for name, label in labels.items():
@@ -118,3 +140,23 @@ def query_without_page(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+# --- downloads -----------------------------------------------------------------------------------------------------
+
+DOWNLOAD_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def download(request: HttpRequest, table: exports.Table, *, file_format: str, stem: str) -> HttpResponse:
+    """A report as a file download: written by core.exports (formula cells neutralised) and audit-logged there."""
+    filename = f"{stem}.{file_format}"
+    stream = io.StringIO() if file_format == "csv" else io.BytesIO()
+    exports.deliver(table, actor=request.user, file_format=file_format, stream=stream, destination=f"web {filename}")
+    content = stream.getvalue()
+    response = HttpResponse(content.encode() if isinstance(content, str) else content)
+    response["Content-Type"] = DOWNLOAD_TYPES[file_format]
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

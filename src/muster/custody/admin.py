@@ -9,9 +9,17 @@ from muster.custody.models import Armory, Item, ItemType, LedgerEvent
 
 @admin.register(ItemType)
 class ItemTypeAdmin(admin.ModelAdmin):
-    list_display = ["name", "category", "model", "calibre", "default_loan_hours"]
-    list_filter = ["category"]
+    list_display = ["name", "category", "model", "calibre", "default_loan_hours", "requires"]
+    list_filter = ["category", "required_qualifications"]
     search_fields = ["name", "model"]
+    filter_horizontal = ["required_qualifications"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("required_qualifications")
+
+    @admin.display(description="required qualifications")
+    def requires(self, item_type: ItemType) -> str:
+        return ", ".join(qualification.name for qualification in item_type.required_qualifications.all()) or "—"
 
 
 @admin.register(Armory)

@@ -6,6 +6,7 @@ from django import forms
 from muster.core.views import bootstrap
 from muster.custody.models import ItemType
 
+OVERRIDE_PREFIX = "override_"
 _SCAN = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "data-scan": ""}
 
 
@@ -42,10 +43,41 @@ class IssueForm(forms.Form):
         help_text="Leave empty for the item type's default loan period.",
     )
     reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.TextInput())
+    # Shown only after a refusal a commander may override (services.OVERRIDABLE); the commander types these.
+    override_commander = forms.CharField(
+        label="Commander's username",
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+    override_password = forms.CharField(
+        label="Commander's password",
+        max_length=200,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+    override_reason = forms.CharField(
+        label="Why the rule is overridden",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Written into the ledger with the commander's name. At least 10 characters.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         bootstrap(self)
+
+    def main_fields(self):
+        return [field for field in self if not field.name.startswith(OVERRIDE_PREFIX)]
+
+    def override_fields(self):
+        return [field for field in self if field.name.startswith(OVERRIDE_PREFIX)]
+
+    def override_requested(self) -> bool:
+        data = self.cleaned_data
+        return any(data.get(name) for name in ("override_commander", "override_password", "override_reason"))
 
 
 class ReturnForm(forms.Form):
@@ -62,3 +94,9 @@ class ReturnForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         bootstrap(self)
+
+    def main_fields(self):
+        return list(self)
+
+    def override_fields(self):
+        return []

@@ -1,38 +1,18 @@
 """Import files for custody: armories and items (see docs/cli.md for the columns).
 
 Items are registered through `services._register` inside the import's single transaction, so each gets its
-`register` ledger event exactly as one registered by hand, and a failed file leaves no event behind.
+`register` ledger event exactly as one registered by hand, and a failed file leaves no event behind. Creating an
+armory or an item type goes through `services.create_armory` / `services.create_item_type`.
 """
 
 from django.db import transaction
 from django.utils import timezone
 
 from muster.core.csvimport import Importer, Row
-from muster.core.errors import NotPermitted, Refused
 from muster.custody import queries, services
 from muster.custody.models import Armory, Item, ItemType
 from muster.members import scope
-from muster.members.models import Account, Role, Unit
-
-ARMORY_MANAGERS = frozenset({Role.COMMANDER, Role.ARMORER})
-
-
-@transaction.atomic
-def create_armory(*, code: str, name: str, unit: Unit, actor: Account, address: str = "") -> Armory:
-    """A new storage location of `unit`; its commander or armorer may create it.
-
-    Belongs in custody.services (see the CLI helper's report); kept here until the lead moves it.
-    """
-    if not actor.is_active:
-        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
-    if not scope.has_role(actor, unit, ARMORY_MANAGERS):
-        raise NotPermitted(
-            f"{actor.username} is not a commander or armorer of {unit.code}; cannot create its armories.",
-            code="not_unit_staff",
-        )
-    if Armory.objects.filter(code=code).exists():
-        raise Refused(f"An armory with code {code!r} already exists.", code="armory_code_taken")
-    return Armory.objects.create(code=code, name=name, unit=unit, address=address)
+from muster.members.models import Role, Unit
 
 
 class ArmoryImporter(Importer):
@@ -67,7 +47,7 @@ class ArmoryImporter(Importer):
         return None if row.errors else {"code": code, "name": name, "unit": unit, "address": address}
 
     def write(self, parsed: dict) -> None:
-        create_armory(actor=self.actor, **parsed)
+        services.create_armory(actor=self.actor, **parsed)
 
 
 class ItemImporter(Importer):
@@ -88,7 +68,12 @@ class ItemImporter(Importer):
     )
     example = ("AK-74M assault rifle", "firearm", "AK-74M", "5.45×39 mm", "1234567", "N-1BN-A-ARMS", "serviceable",
                "Izhmash", "1991", "inv. 0042")  # fmt: skip
-    error_columns = {"serial_taken": "serial_number", "serial_empty": "serial_number"}
+    error_columns = {
+        "serial_taken": "serial_number",
+        "serial_empty": "serial_number",
+        "not_armorer": "item_type",
+        "item_type_name_taken": "item_type",
+    }
     TYPE_FIELDS = ("category", "model", "calibre")
 
     def __init__(self, actor):
@@ -164,8 +149,9 @@ class ItemImporter(Importer):
 
     def write(self, parsed: dict) -> None:
         name = parsed.pop("type_name")
-        item_type = ItemType.objects.filter(name=name).first()
-        if item_type is None:
-            # The first row naming a new type described it (a later one may have filled in blanks).
-            item_type = ItemType.objects.create(name=name, **self.new_types[name][1])
-        services._register(item_type=item_type, actor=self.actor, reason="imported", **parsed)
+        with transaction.atomic():  # the new type and the item's registration stand or fall together
+            item_type = ItemType.objects.filter(name=name).first()
+            if item_type is None:
+                # The first row naming a new type described it (a later one may have filled in blanks).
+                item_type = services.create_item_type(name=name, actor=self.actor, **self.new_types[name][1])
+            services._register(item_type=item_type, actor=self.actor, reason="imported", **parsed)

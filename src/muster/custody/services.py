@@ -16,8 +16,39 @@ from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.custody import ledger, recalls
 from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent
 from muster.members import scope
-from muster.members.models import Account, Member, Role
+from muster.members.models import Account, Member, Role, Unit
 from muster.training import queries as training_queries
+
+ARMORY_MANAGERS = frozenset({Role.COMMANDER, Role.ARMORER})
+
+
+@transaction.atomic
+def create_armory(*, code: str, name: str, unit: Unit, actor: Account, address: str = "") -> Armory:
+    """A new storage location of `unit`; its commander or armorer may create it."""
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
+    if not scope.has_role(actor, unit, ARMORY_MANAGERS):
+        raise NotPermitted(
+            f"{actor.username} is not a commander or armorer of {unit.code}; cannot create its armories.",
+            code="not_unit_staff",
+        )
+    if Armory.objects.filter(code=code).exists():
+        raise Refused(f"An armory with code {code!r} already exists.", code="armory_code_taken")
+    return Armory.objects.create(code=code, name=name, unit=unit, address=address)
+
+
+@transaction.atomic
+def create_item_type(*, name: str, category: str, actor: Account, model: str = "", calibre: str = "") -> ItemType:
+    """A new kind of item; an armorer (of any unit: types are shared by every unit) may create it."""
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
+    if not scope.is_global(actor) and not scope.unit_paths(actor, {Role.ARMORER}):
+        raise NotPermitted(f"{actor.username} is not an armorer; cannot create item types.", code="not_armorer")
+    if category not in ItemType.Category.values:
+        raise Invalid(f"Unknown category {category!r}.", code="unknown_category")
+    if ItemType.objects.filter(name=name).exists():
+        raise Refused(f"An item type named {name!r} already exists.", code="item_type_name_taken")
+    return ItemType.objects.create(name=name, category=category, model=model, calibre=calibre)
 
 
 def _require_armorer(actor: Account, armory: Armory, action: str) -> None:

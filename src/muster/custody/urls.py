@@ -1,6 +1,6 @@
 from django.urls import path
 
-from muster.custody import views
+from muster.custody import views, views_reports
 
 urlpatterns = [
     # The dashboard is about custody (armories, what is out, what is overdue), so custody serves it.
@@ -10,4 +10,5 @@ urlpatterns = [
     path("items/<int:pk>/", views.ItemDetailView.as_view(), name="item-page"),
     path("custody/issue/", views.IssueView.as_view(), name="custody-issue"),
     path("custody/return/", views.ReturnView.as_view(), name="custody-return"),
+    path("custody/overrides/", views_reports.OverridesView.as_view(), name="custody-overrides"),
 ]

@@ -4,6 +4,7 @@ The forms work with htmx (the panel with the result and a fresh form is swapped 
 (a plain POST redirects to the form with the confirmed event, or re-renders it with the error).
 """
 
+from django.contrib.auth import authenticate
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -13,7 +14,7 @@ from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
 
-from muster.core.errors import DomainError
+from muster.core.errors import DomainError, Invalid
 from muster.core.views import (
     FORM_ERROR_STATUS,
     ArmorerRequiredMixin,
@@ -23,6 +24,7 @@ from muster.core.views import (
     bootstrap,
     is_htmx,
     is_staff,
+    mark_invalid,
     name_empty_choices,
     nav_flags,
     page_lookup,
@@ -33,6 +35,7 @@ from muster.custody import queries, services
 from muster.custody.filters import ItemFilterSet
 from muster.custody.forms import IssueForm, ReturnForm
 from muster.custody.models import Armory, HolderKind, LedgerEvent
+from muster.custody.views_reports import mark_returnable, open_recalls
 from muster.members import scope
 from muster.members.models import Account, Member, Role
 from muster.members.views import Section, add_member_page_section
@@ -73,6 +76,7 @@ class HomeView(PageMixin, TemplateView):
 
     template_name = "custody/home.html"
     overdue_limit = 20
+    recall_limit = 20
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -93,6 +97,9 @@ class HomeView(PageMixin, TemplateView):
             context["overdue_total"] = (
                 queries.visible_items(user).filter(holder_kind=HolderKind.MEMBER, due_at__lt=context["now"]).count()
             )
+            recalls = open_recalls(user)
+            context["recalls"] = mark_returnable(user, list(recalls[: self.recall_limit]))
+            context["recalls_total"] = recalls.count()
         return context
 
 
@@ -127,6 +134,7 @@ class ArmoryDetailView(PageMixin, TemplateView):
         name_empty_choices(
             filterset.form, {"item_type": "All types", "state": "Any state", "condition": "Any condition"}
         )
+        recalls = mark_returnable(user, list(open_recalls(user).filter(item__home_armory=armory)))
         context.update(
             armory=armory,
             counts=armory_counts(Armory.objects.filter(pk=armory.pk)).get(),
@@ -134,6 +142,8 @@ class ArmoryDetailView(PageMixin, TemplateView):
             page_obj=paginate(self.request, filterset.qs, ITEMS_PER_PAGE),
             query=query_without_page(self.request),
             can_return=scope.has_role(user, armory.unit, {Role.ARMORER}),
+            recalls=recalls,
+            recalls_total=len(recalls),
             now=timezone.now(),
         )
         return context
@@ -185,16 +195,21 @@ class CustodyFormView(ArmorerRequiredMixin, View):
         initial = {field: request.GET[param] for param, field in self.prefill.items() if request.GET.get(param)}
         return self.render(self.form_class(initial=initial), event=self.confirmed_event(request))
 
+    def offer_override(self, form, exc: DomainError) -> bool:
+        """Whether the re-rendered form offers a commander's override for this refusal."""
+        return False
+
     def post(self, request):
         form = self.form_class(request.POST)
-        status, event = FORM_ERROR_STATUS, None
+        status, event, override = FORM_ERROR_STATUS, None, False
         if form.is_valid():
             try:
                 event = self.perform(form.cleaned_data)
             except DomainError as exc:
                 status = add_domain_error(form, exc)
+                override = self.offer_override(form, exc)
         if event is None:
-            return self.render(form, status=status)
+            return self.render(form, status=status, show_override=override)
         if not is_htmx(request):
             return redirect(f"{reverse(self.url_name)}?event={event.seq}")
         return self.render(self.form_class(), event=self.load_event(event.seq))
@@ -211,12 +226,14 @@ class CustodyFormView(ArmorerRequiredMixin, View):
             .first()
         )
 
-    def render(self, form, *, event=None, status=200):
-        for name in form.errors:
-            if name in form.fields:
-                widget = form.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+    def render(self, form, *, event=None, status=200, show_override=False):
+        mark_invalid(form)
+        if show_override:
+            # The commander steps up to the counter next: the cursor waits in their field, not in the serial.
+            form.fields["serial"].widget.attrs.pop("autofocus", None)
+            form.fields["override_commander"].widget.attrs["autofocus"] = ""
         context = {"form": form, "event": event, "title": self.title, "action": reverse(self.url_name)}
+        context["show_override"] = show_override
         context["nav"] = nav_flags(self.request.user)
         template = "custody/_custody_panel.html" if is_htmx(self.request) else "custody/custody_form.html"
         return render(self.request, template, context, status=status)
@@ -238,7 +255,27 @@ class IssueView(CustodyFormView):
         user = self.request.user
         item = self._item(user, data)
         member = queries.find_member(user, data["member_no"])
-        return services.issue(item=item, member=member, actor=user, due_at=data["due_at"], reason=data["reason"])
+        override = None
+        if any(data.get(name) for name in ("override_commander", "override_password", "override_reason")):
+            override = services.Override(commander=self._countersigning_commander(data), reason=data["override_reason"])
+        return services.issue(
+            item=item, member=member, actor=user, due_at=data["due_at"], reason=data["reason"], override=override
+        )
+
+    def _countersigning_commander(self, data) -> Account:
+        """The commander proves presence with their own password; the armorer's session does not count."""
+        commander = authenticate(
+            self.request, username=data["override_commander"].strip(), password=data["override_password"]
+        )
+        if commander is None:
+            raise Invalid(
+                "The commander's username or password is wrong, or the account is disabled. Nothing was issued.",
+                code="override_not_authenticated",
+            )
+        return commander
+
+    def offer_override(self, form, exc):
+        return exc.code in services.OVERRIDABLE or exc.code.startswith("override_") or exc.code == "self_override"
 
 
 class ReturnView(CustodyFormView):
@@ -246,7 +283,7 @@ class ReturnView(CustodyFormView):
     event_kind = LedgerEvent.Kind.RETURN
     url_name = "custody-return"
     title = "Return"
-    prefill = {"serial": "serial", "item_type": "item_type", "armory": "armory"}
+    prefill = {"serial": "serial", "item_type": "item_type", "armory": "armory", "reason": "reason"}
 
     def perform(self, data):
         user = self.request.user

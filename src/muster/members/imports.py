@@ -80,17 +80,21 @@ class MemberImporter(Importer):
     example = ("M-1042", "Olena", "Koval", "+380501234567", "olena@example.org", "N-1BN-A", "active", "no",
                "2030-06-30", "2024-03-01")  # fmt: skip
     error_columns = {"member_no_taken": "member_no", "not_commander": "unit_code"}
+    STATUSES = tuple(Member.Status.values)
 
     def __init__(self, actor):
         super().__init__(actor)
         self.lines: dict[str, int] = {}
         self.units: dict[str, Unit | None] = {}
+        # Read once per file, not once per row: a roster of thousands would otherwise cost a query per line.
+        # (The service checks again as it writes each member.)
+        self.taken = set(Member.objects.values_list("member_no", flat=True))
 
     def parse(self, row: Row) -> dict | None:
         member_no = row.text("member_no", required=True, max_length=32)
         if member_no and member_no in self.lines:
             row.error("member_no", f"duplicate of line {self.lines[member_no]}: {member_no!r}")
-        elif member_no and Member.objects.filter(member_no=member_no).exists():
+        elif member_no and member_no in self.taken:
             row.error("member_no", f"member number {member_no!r} is already taken")
         elif member_no:
             self.lines[member_no] = row.line
@@ -101,7 +105,7 @@ class MemberImporter(Importer):
             "phone": row.text("phone", max_length=32),
             "email": self._email(row),
             "unit": self._unit(row),
-            "status": row.choice("status", Member.Status.values, default=Member.Status.APPLICANT),
+            "status": row.choice("status", self.STATUSES, default=Member.Status.APPLICANT),
             "is_veteran": row.boolean("is_veteran"),
             "vetting_valid_until": row.date("vetting_valid_until"),
             "joined_on": row.date("joined_on"),

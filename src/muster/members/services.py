@@ -97,7 +97,7 @@ def create_member(
         vetting_valid_until=vetting_valid_until,
         joined_on=joined_on or timezone.localdate(),
     )
-    _validated(member)
+    _validated(member, exclude=["unit"])  # the caller looked the unit up; skip a query per member
     member.save()
     StatusChange.objects.create(member=member, from_status="", to_status=member.status, reason=reason, changed_by=actor)
     return member

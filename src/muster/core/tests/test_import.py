@@ -2,8 +2,10 @@ import csv
 import io
 import re
 import sys
+import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -19,8 +21,17 @@ from muster.custody.testing import make_item, make_item_type
 from muster.members import services
 from muster.members.imports import MemberImporter, UnitImporter
 from muster.members.models import Account, Member, Unit
+from muster.training.imports import TrainingImporter
+from muster.training.models import MemberQualification
+from muster.training.testing import make_qualification
 
-IMPORTERS = {"units": UnitImporter, "armories": ArmoryImporter, "members": MemberImporter, "items": ItemImporter}
+IMPORTERS = {
+    "units": UnitImporter,
+    "armories": ArmoryImporter,
+    "members": MemberImporter,
+    "items": ItemImporter,
+    "training": TrainingImporter,
+}
 # Spelled out, not taken from the importer, so that a change to the documented columns fails a test.
 MEMBERS_HEADER = "member_no,first_name,last_name,phone,email,unit_code,status,is_veteran,vetting_valid_until,joined_on"
 ITEMS_HEADER = ",".join(ItemImporter.columns)
@@ -46,7 +57,7 @@ def csv_file(tmp_path):
     return write
 
 
-@pytest.mark.parametrize("kind", ["units", "armories", "members", "items"])
+@pytest.mark.parametrize("kind", ["units", "armories", "members", "items", "training"])
 def test_it_prints_the_header_row_as_a_template(kind):
     code, out, _ = call("import", kind, "--template")
     assert code == 0
@@ -287,7 +298,7 @@ def test_it_reads_semicolon_separated_files_from_spreadsheets(world, csv_file):
 def test_it_needs_a_file_or_template(world):
     code, _, err = call("import", "units", "--as", "dave")
     assert code == 2
-    assert "Name the CSV file" in err
+    assert "Name the file to import, .csv or .xlsx" in err
 
 
 @pytest.mark.django_db
@@ -306,10 +317,84 @@ def test_the_example_files_in_the_docs_match_the_columns_and_import_in_order(csv
     assert len(blocks) == len(IMPORTERS)
     root = Account.objects.create_superuser("root", password="unused-password-1")
     services.create_unit(code="N-1BN", name="1st Battalion", kind=Unit.Kind.BATTALION, parent=None, actor=root)
+    make_qualification("rifle-ak", validity_days=365)
     for (kind, importer), block in zip(IMPORTERS.items(), blocks, strict=True):
         assert list(csv.reader(io.StringIO(block))) == [list(importer.columns), list(importer.example)]
         code, out, err = call("import", kind, csv_file(block, name=f"{kind}.csv"), "--as", "root")
-        assert (code, out.strip()) == (0, f"imported 1 {kind}"), err
+        assert (code, out.strip()) == (0, f"imported 1 {importer.noun or kind}"), err
     item = Item.objects.get(serial_number="1234567")
     assert (item.home_armory.code, item.home_armory.unit.code) == ("N-1BN-A-ARMS", "N-1BN-A")
     assert Member.objects.get(member_no="M-1042").unit.code == "N-1BN-A"
+    grant = MemberQualification.objects.get(member__member_no="M-1042")
+    assert (str(grant.granted_on), str(grant.expires_on)) == ("2023-05-10", "2024-05-09")
+
+
+# --- XLSX workbooks, and files that must be refused ---------------------------------------------------------------
+
+
+def zip_with(path: Path, parts: dict[str, bytes]) -> str:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return str(path)
+
+
+WORKBOOK_PARTS = {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("parts", "code", "message"),
+    [
+        ({**WORKBOOK_PARTS, "xl/worksheets/sheet1.xml": bytes(3 * 1048576)}, "xlsx_bomb", "compressed 1"),
+        ({**WORKBOOK_PARTS, "xl/worksheets/sheet1.xml": b" " * (51 * 1048576)}, "xlsx_too_large", "unpacks to 51 MB"),
+        (WORKBOOK_PARTS, "xlsx_corrupt", "is not a readable XLSX workbook"),
+        ({"word/document.xml": b"<w/>"}, "xlsx_corrupt", "a zip archive but not an XLSX workbook"),
+    ],
+    ids=["zip-bomb", "unpacks-too-large", "damaged-workbook", "not-a-workbook"],
+)
+def test_it_refuses_a_hostile_or_damaged_workbook_before_reading_it(world, tmp_path, parts, code, message):
+    path = zip_with(tmp_path / "roster.xlsx", parts)
+    with pytest.raises(csvimport.Invalid) as refusal:
+        csvimport.run(MemberImporter(world.dave), path)
+    assert refusal.value.code == code
+    assert message in refusal.value.detail
+    assert Member.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_workbook_that_is_not_a_zip_archive_with_exit_2(world, csv_file):
+    path = csv_file(MEMBERS_HEADER + "\nM-1,Olena,Koval,,,A,active,no,,\n", name="roster.xlsx")
+    code, _, err = call("import", "members", path, "--as", "dave")
+    assert code == 2
+    assert "xlsx_corrupt" in err
+    assert "is not an XLSX workbook (not a zip archive" in err
+    assert not Member.objects.filter(member_no="M-1").exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_workbook_over_the_size_limit(world, tmp_path):
+    path = zip_with(tmp_path / "roster.xlsx", {**WORKBOOK_PARTS, "xl/worksheets/sheet1.xml": b"<x/>" * 400})
+    with pytest.raises(csvimport.Invalid) as refusal:
+        csvimport.run(MemberImporter(world.dave), path, max_bytes=200)
+    assert refusal.value.code == "xlsx_too_large"
+    assert not Member.objects.filter(member_no="M-1").exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_workbook_header_that_does_not_match(world, tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["member_no", "name"])
+    book.save(tmp_path / "roster.xlsx")
+    path = str(tmp_path / "roster.xlsx")
+    code, _, err = call("import", "members", path, "--as", "dave")
+    assert code == 2
+    assert "xlsx_header" in err and "missing columns: first_name, last_name" in err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["roster.xls", "roster.ods", "roster.txt"])
+def test_it_refuses_files_that_are_neither_csv_nor_xlsx(world, csv_file, name):
+    code, _, err = call("import", "members", csv_file(MEMBERS_HEADER + "\n", name=name), "--as", "dave")
+    assert code == 2
+    assert "file_type" in err

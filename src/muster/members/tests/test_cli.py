@@ -1,5 +1,10 @@
 import io
+import re
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
 
+import openpyxl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -7,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from muster.core.errors import NotPermitted, Refused
 from muster.members import scope, services
-from muster.members.models import Account, Role, RoleAssignment, Unit
+from muster.members.models import Account, Member, Role, RoleAssignment, Unit
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +197,88 @@ def test_it_creates_the_account_with_the_prompted_password(world, monkeypatch):
     code, _, _ = call("user", "add", "olena", "--role", "member", "--unit", "A", "--as", "dave")
     assert code == 0
     assert Account.objects.get(username="olena").check_password("a-long-and-unusual-passphrase")
+
+
+# --- the roster from a workbook (the reader is core.csvimport's; the columns are members.imports') --------------
+
+MEMBER_COLUMNS = [
+    "member_no", "first_name", "last_name", "phone", "email", "unit_code", "status", "is_veteran",
+    "vetting_valid_until", "joined_on",
+]  # fmt: skip
+
+
+def write_xlsx(path: Path, rows: list[list]) -> str:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return str(path)
+
+
+def set_formula_result(path: str, formula: str, result: str) -> None:
+    """openpyxl writes formulas without results; give one the saved text result Excel would have written."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    sheet = re.sub(
+        rf'(<c r="\w+")>(<f>{re.escape(formula)}</f>)<v\s*/?>(</v>)?', rf'\1 t="str">\2<v>{result}</v>', sheet
+    )
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+def test_it_imports_members_from_a_workbook_with_real_dates_numbers_and_booleans(world, tmp_path):
+    path = write_xlsx(tmp_path / "roster.xlsx", [
+        MEMBER_COLUMNS,
+        [1042, "Olena", "Koval", "+380501234567", "olena@example.org", "A", "active", True, date(2030, 6, 30),
+         datetime(2024, 3, 1)],
+        [None] * 10,
+        ["M-2", " Petro ", "Shevchenko", None, None, "A", None, "no", "2029-01-31", None],
+    ])  # fmt: skip
+    code, out, err = call("import", "members", path, "--as", "dave")
+    assert (code, out.strip()) == (0, "imported 2 members"), err
+    olena = Member.objects.get(member_no="1042")
+    assert (olena.is_veteran, olena.vetting_valid_until, olena.joined_on) == (True, date(2030, 6, 30), date(2024, 3, 1))
+    assert olena.phone == "+380501234567"
+    petro = Member.objects.get(member_no="M-2")
+    assert (petro.first_name, petro.status, petro.vetting_valid_until) == ("Petro", "applicant", date(2029, 1, 31))
+
+
+def test_it_reports_bad_workbook_rows_by_spreadsheet_row_and_imports_nothing(world, tmp_path):
+    path = write_xlsx(tmp_path / "roster.xlsx", [
+        MEMBER_COLUMNS,
+        ["M-1", "Olena", "Koval", None, None, "A", "active", "no", None, None],
+        [None] * 10,
+        ["M-2", "Petro", None, None, None, "B", "active", "no", "31.01.2029", None],
+        ["M-3", "Ivan", "Franko", None, None, "A", "active", "no", datetime(2030, 1, 1, 9, 30), None, "extra"],
+    ])  # fmt: skip
+    code, _, err = call("import", "members", path, "--as", "dave")
+    assert code == 1
+    assert [line for line in err.splitlines() if line.startswith("line ")] == [
+        "line 4, column last_name: required",
+        "line 4, column unit_code: no unit 'B' in your units",
+        "line 4, column vetting_valid_until: not a date (YYYY-MM-DD): '31.01.2029'",
+        "line 5: has values to the right of the header's last column (10 columns)",
+    ]
+    assert not Member.objects.filter(member_no__in=["M-1", "M-2", "M-3"]).exists()
+
+
+def test_it_takes_a_formulas_saved_result_and_refuses_a_formula_without_one(world, tmp_path):
+    path = write_xlsx(tmp_path / "roster.xlsx", [
+        MEMBER_COLUMNS,
+        ['="M-"&"1"', "Olena", "Koval", None, None, "A", "active", "no", None, None],
+        ["M-2", "Petro", '=UPPER("x")', None, None, "A", "active", "no", None, None],
+    ])  # fmt: skip
+    set_formula_result(path, '"M-"&amp;"1"', "M-1")
+    code, _, err = call("import", "members", path, "--as", "dave")
+    assert code == 1
+    assert [line for line in err.splitlines() if line.startswith("line ")] == [
+        "line 3, column last_name: formulas are not accepted (this one has no saved value); type the value"
+    ]
+    assert not Member.objects.filter(member_no__in=["M-1", "M-2"]).exists()
+    set_formula_result(path, 'UPPER("x")', "Shevchenko")
+    assert call("import", "members", path, "--as", "dave")[:2] == (0, "imported 2 members\n")
+    assert Member.objects.get(member_no="M-1").first_name == "Olena"
+    assert Member.objects.get(member_no="M-2").last_name == "Shevchenko"

@@ -40,3 +40,43 @@
     }
   });
 })();
+
+// Training results: one row per trainee. Ticking "passed" ticks "attended" (nobody passes unseen); unticking
+// "attended" unticks "passed". A header checkbox (data-check-all) ticks or clears its whole column.
+(function () {
+  "use strict";
+
+  function rowBox(row, column) {
+    return row && row.querySelector('input[type=checkbox][data-col="' + column + '"]');
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches) {
+      return;
+    }
+    if (box.matches("input[data-check-all]")) {
+      var table = box.closest("table");
+      var column = box.getAttribute("data-check-all");
+      table.querySelectorAll('tbody input[type=checkbox][data-col="' + column + '"]').forEach(function (cell) {
+        if (cell.checked !== box.checked) {
+          cell.checked = box.checked;
+          cell.dispatchEvent(new Event("change", { bubbles: true }));
+        }
+      });
+      return;
+    }
+    var row = box.closest("tr");
+    if (box.matches('input[data-col="passed"]') && box.checked) {
+      var attended = rowBox(row, "attended");
+      if (attended) {
+        attended.checked = true;
+      }
+    } else if (box.matches('input[data-col="attended"]') && !box.checked) {
+      var passed = rowBox(row, "passed");
+      if (passed) {
+        passed.checked = false;
+      }
+    }
+  });
+})();

@@ -1,4 +1,5 @@
-"""`muster import KIND FILE --as USERNAME`: load units, armories, members or items from a CSV file, all or nothing."""
+"""`muster import KIND FILE --as USERNAME`: load units, armories, members, items or training records from a CSV or
+XLSX file, all or nothing."""
 
 from django.core.management.base import CommandError
 from django.utils.module_loading import import_string
@@ -12,18 +13,22 @@ IMPORTERS = {
     "armories": "muster.custody.imports.ArmoryImporter",
     "members": "muster.members.imports.MemberImporter",
     "items": "muster.custody.imports.ItemImporter",
+    "training": "muster.training.imports.TrainingImporter",
 }
 
 
 class Command(MusterCommand):
     help = (
-        "Import a CSV file of units, armories, members or items. Every row is checked; if any is bad, nothing is "
-        "imported and every bad row is listed (exit 1). --template prints the header row to start a file from."
+        "Import a CSV or XLSX file of units, armories, members, items or training records. Every row is checked; "
+        "if any is bad, nothing is imported and every bad row is listed (exit 1). --template prints the header row "
+        "to start a file from."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("kind", choices=list(IMPORTERS), help="what the file holds")
-        parser.add_argument("file", nargs="?", help="the CSV file (UTF-8, header row first)")
+        parser.add_argument(
+            "file", nargs="?", help="the file: .csv (UTF-8, header line first) or .xlsx (first sheet, header in row 1)"
+        )
         parser.add_argument("--template", action="store_true", help="print the header row for KIND and exit")
         self.add_actor_argument(parser)
 
@@ -33,10 +38,10 @@ class Command(MusterCommand):
             self.stdout.write(csvimport.template(importer_class))
             return
         if not options["file"]:
-            raise CommandError("Name the CSV file to import (or use --template).", returncode=2)
+            raise CommandError("Name the file to import, .csv or .xlsx (or use --template).", returncode=2)
         actor = self.actor(options)
         count = self.run(lambda: self._import(importer_class(actor), options["file"]))
-        self.stdout.write(f"imported {count} {options['kind']}")
+        self.stdout.write(f"imported {count} {importer_class.noun or importer_class.kind}")
 
     def _import(self, importer: csvimport.Importer, path: str) -> int:
         try:
