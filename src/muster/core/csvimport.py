@@ -155,6 +155,10 @@ class Importer:
         """
         raise NotImplementedError
 
+    def finish(self) -> None:
+        """Called once after every row was written without error; importers that collect rows to write them in
+        one service call (bulk) do it here. A DomainError here fails the whole file."""
+
 
 def _check_size(path: Path, max_bytes: int, code: str) -> None:
     try:
@@ -418,6 +422,11 @@ def _import(importer: Importer, rows: Iterator[Row]) -> int:
             except DomainError as exc:
                 row.error(importer.error_columns.get(exc.code), exc.detail)
         errors.extend(row.errors)
+    if not errors:
+        try:
+            importer.finish()
+        except DomainError as exc:
+            errors.append(RowError(0, None, f"{exc.detail} [{exc.code}]"))
     if errors:
         raise ImportFailed(errors, importer.kind)  # rolls back every row written above
     return written

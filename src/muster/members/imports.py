@@ -3,7 +3,7 @@
 from muster.core.csvimport import Importer, Row
 from muster.core.errors import DomainError
 from muster.members import scope, services
-from muster.members.models import Member, Unit
+from muster.members.models import Member, Role, Unit
 
 
 class UnitImporter(Importer):
@@ -87,8 +87,9 @@ class MemberImporter(Importer):
         self.lines: dict[str, int] = {}
         self.units: dict[str, Unit | None] = {}
         # Read once per file, not once per row: a roster of thousands would otherwise cost a query per line.
-        # (The service checks again as it writes each member.)
+        # (The service checks again when it writes the members.)
         self.taken = set(Member.objects.values_list("member_no", flat=True))
+        self.pending: list[dict] = []
 
     def parse(self, row: Row) -> dict | None:
         member_no = row.text("member_no", required=True, max_length=32)
@@ -132,7 +133,12 @@ class MemberImporter(Importer):
             self.units[code] = scope.units(self.actor).filter(code=code).first()
         if self.units[code] is None:
             row.error("unit_code", f"no unit {code!r} in your units")
+        elif not scope.has_role(self.actor, self.units[code], {Role.COMMANDER}):
+            row.error("unit_code", f"{self.actor.username} is not a commander of {code}; cannot add members to it.")
         return self.units[code]
 
     def write(self, parsed: dict) -> None:
-        services.create_member(actor=self.actor, reason="imported", **parsed)
+        self.pending.append(parsed)  # written together in finish(): one bulk service call per file
+
+    def finish(self) -> None:
+        services.create_members(members=self.pending, actor=self.actor, reason="imported")

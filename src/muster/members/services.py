@@ -63,30 +63,21 @@ def create_unit(*, code: str, name: str, parent: Unit | None, actor: Account, ki
     return unit
 
 
-@transaction.atomic
-def create_member(
+def _new_member(
     *,
     member_no: str,
     first_name: str,
     last_name: str,
     unit: Unit,
-    actor: Account,
     phone: str = "",
     email: str = "",
     status: str = Member.Status.APPLICANT,
     is_veteran: bool = False,
     vetting_valid_until: date | None = None,
     joined_on: date | None = None,
-    reason: str = "added to the roll",
 ) -> Member:
-    """Put a person on the roll of `unit`. Needs commander role on that unit. The first status is recorded as a
-    StatusChange (from nothing), like every later one."""
-    _require_commander(actor, unit, "add members to it")
-    member_no = member_no.strip()
-    if Member.objects.filter(member_no=member_no).exists():
-        raise Refused(f"Member number {member_no!r} is already taken.", code="member_no_taken")
     member = Member(
-        member_no=member_no,
+        member_no=member_no.strip(),
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         unit=unit,
@@ -98,9 +89,40 @@ def create_member(
         joined_on=joined_on or timezone.localdate(),
     )
     _validated(member, exclude=["unit"])  # the caller looked the unit up; skip a query per member
-    member.save()
-    StatusChange.objects.create(member=member, from_status="", to_status=member.status, reason=reason, changed_by=actor)
     return member
+
+
+@transaction.atomic
+def create_member(*, actor: Account, reason: str = "added to the roll", **fields) -> Member:
+    """Put a person on the roll of `unit`. Needs commander role on that unit. The first status is recorded as a
+    StatusChange (from nothing), like every later one. Fields: those of `_new_member`."""
+    return create_members(members=[fields], actor=actor, reason=reason)[0]
+
+
+@transaction.atomic
+def create_members(*, members: list[dict], actor: Account, reason: str = "added to the roll") -> list[Member]:
+    """Put many people on the roll at once (imports): the same rules as `create_member`, checked for every one
+    before any is written, with a constant number of queries."""
+    new = [_new_member(**fields) for fields in members]
+    for unit in {member.unit.pk: member.unit for member in new}.values():
+        _require_commander(actor, unit, "add members to it")
+    numbers = [member.member_no for member in new]
+    repeated = (
+        sorted({number for number in numbers if numbers.count(number) > 1}) if len(set(numbers)) < len(numbers) else []
+    )
+    if repeated:
+        raise Refused(f"Member number {repeated[0]!r} appears more than once.", code="member_no_taken")
+    taken = list(Member.objects.filter(member_no__in=numbers).values_list("member_no", flat=True)[:1])
+    if taken:
+        raise Refused(f"Member number {taken[0]!r} is already taken.", code="member_no_taken")
+    created = Member.objects.bulk_create(new)
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(member=member, from_status="", to_status=member.status, reason=reason, changed_by=actor)
+            for member in created
+        ]
+    )
+    return created
 
 
 @transaction.atomic
