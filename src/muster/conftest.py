@@ -45,6 +45,12 @@ def purged_ledger(transactional_db):
 
 
 @pytest.fixture(autouse=True)
+def _handover_pins_optional(settings):
+    # Most tests are about other rules; tests of the two-person handover switch this back on.
+    settings.MUSTER_REQUIRE_HANDOVER_PIN = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests create many accounts and do not test the hasher's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from muster.custody import ledger, services
-from muster.custody.models import Armory, Item, ItemType, Recall
+from muster.custody import handover, ledger, services
+from muster.custody.models import Armory, HandoverPin, Item, ItemType, Recall
 from muster.demo_training import REQUIRED, TrainingBuilder
 from muster.members import services as members_services
 from muster.members.models import Account, Member, Role, Unit
@@ -119,6 +119,10 @@ class DemoResult:
     ledger_summary: str = ""
 
 
+def demo_pin(member_no: str) -> str:
+    return member_no[-4:]
+
+
 def database_has_members() -> bool:
     return Member.objects.exists()
 
@@ -154,6 +158,7 @@ def seed(*, members: int = DEFAULT_MEMBERS, seed: int = DEFAULT_SEED, progress: 
         accounts = builder.create_staff_accounts()
         trainer = TrainingBuilder(rng=builder.rng, admin=builder.admin, progress=builder.progress)
         trainer.roster_records(list(Member.objects.all()))
+        builder.set_pins()
     builder.register_items()
     trainer.catalogue(builder.types)
     instructors = builder.instructors()
@@ -352,6 +357,23 @@ class _Builder:
         self.armorer = accounts[2].account
         return accounts
 
+    def set_pins(self) -> None:
+        """Every member's handover PIN is the last four digits of their member number (printed by the command)."""
+        HandoverPin.objects.bulk_create(
+            [
+                HandoverPin(
+                    member=member,
+                    pin_hash=handover._pin_hash(member.pk, demo_pin(member.member_no)),
+                    set_at=timezone.now(),
+                    set_by=self.admin,
+                )
+                for member in Member.objects.all()
+            ]
+        )
+
+    def _confirm(self, member: Member, actor: Account) -> handover.Confirmation:
+        return handover.confirm(member=member, pin=demo_pin(member.member_no), actor=actor, purpose="issue")
+
     def create_member_account(self) -> DemoAccount:
         member = self.holders_in[self.arms_rooms[self.companies[0].pk].pk][0]
         unit = Unit.objects.get(pk=member.unit_id)
@@ -450,13 +472,25 @@ class _Builder:
         for done, (armory, item, member, returned) in enumerate(work, start=1):
             actor = self._actor_for(armory)
             if returned:  # some history: out on an exercise and back
-                services.issue(item=item, member=member, actor=actor, due_at=now + timedelta(days=2), reason="exercise")
+                services.issue(
+                    item=item,
+                    member=member,
+                    actor=actor,
+                    due_at=now + timedelta(days=2),
+                    reason="exercise",
+                    receiver=self._confirm(member, actor),
+                )
                 services.return_item(item=item, actor=actor, reason="back from exercise")
             else:
                 hours = self.rng.choice((4, 10, 24 * 3, 24 * 7, 24 * 7, 24 * 14, 24 * 30))
                 reason = self.rng.choice(("duty", "patrol", "checkpoint shift", "training", ""))
                 services.issue(
-                    item=item, member=member, actor=actor, due_at=now + timedelta(hours=hours), reason=reason
+                    item=item,
+                    member=member,
+                    actor=actor,
+                    due_at=now + timedelta(hours=hours),
+                    reason=reason,
+                    receiver=self._confirm(member, actor),
                 )
                 self.holders_in.setdefault(armory.pk, []).append(member)
             if done % 25 == 0 or done == len(work):
@@ -499,6 +533,7 @@ class _Builder:
         ]
         if free and unqualified:
             services.issue(
+                receiver=self._confirm(unqualified[0], by_name["armorer"]),
                 item=free,
                 member=unqualified[0],
                 actor=by_name["armorer"],

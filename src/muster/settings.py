@@ -200,6 +200,9 @@ else:
 # The Ed25519 key that signs ledger checkpoints; keep it outside the database (and its backups).
 MUSTER_LEDGER_KEY_FILE = env_str("MUSTER_LEDGER_KEY_FILE", str(VAR_DIR / "ledger-signing.key"))
 
+# Two-person handover: the receiving member confirms every issue with their PIN.
+MUSTER_REQUIRE_HANDOVER_PIN = env_bool("MUSTER_REQUIRE_HANDOVER_PIN", True)
+
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)
 

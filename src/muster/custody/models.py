@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from muster.members.models import Member, Unit
 from muster.training.models import Qualification
@@ -135,6 +135,7 @@ class LedgerEvent(models.Model):
         REGISTER = "register", "Registered"
         ISSUE = "issue", "Issued"
         RETURN = "return", "Returned"
+        TRANSFER = "transfer", "Transferred"
 
     seq = models.BigIntegerField(primary_key=True)
     recorded_at = models.DateTimeField()
@@ -183,6 +184,10 @@ class LedgerEvent(models.Model):
                     Q(kind="register", from_kind=None, to_kind="armory", item_version=1)
                     | Q(kind="issue", from_kind="armory", to_kind="member", item_version__gt=1)
                     | Q(kind="return", from_kind="member", to_kind="armory", item_version__gt=1)
+                    | (
+                        Q(kind="transfer", from_kind="member", to_kind="member", item_version__gt=1)
+                        & ~Q(from_member=F("to_member"))
+                    )
                 ),
                 name="ledger_kind_moves_custody_one_way",
             ),
@@ -265,3 +270,34 @@ class LedgerCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size} @ {self.head_hash[:12]} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class HandoverPin(models.Model):
+    """A member's personal PIN for confirming handovers at the counter. Only a hash is stored."""
+
+    member = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="handover_pin")
+    pin_hash = models.CharField(max_length=256)
+    set_at = models.DateTimeField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    failures = models.PositiveSmallIntegerField(default=0, help_text="Wrong PINs in a row")
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"handover PIN of {self.member}"
+
+
+class HandoverAttempt(models.Model):
+    """Every PIN entry, right or wrong: who typed it for whom, and for what."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="handover_attempts")
+    at = models.DateTimeField()
+    succeeded = models.BooleanField()
+    purpose = models.CharField(max_length=32)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["member", "at"])]
+
+    def __str__(self) -> str:
+        return f"{'ok' if self.succeeded else 'failed'} PIN for {self.member} at {self.at:%Y-%m-%d %H:%M}"

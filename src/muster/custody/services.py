@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from muster.core.errors import Invalid, NotPermitted, Refused
-from muster.custody import ledger, recalls
+from muster.custody import handover, ledger, recalls
 from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent
 from muster.members import scope
 from muster.members.models import Account, Member, Role, Unit
@@ -93,10 +93,17 @@ def register_item(
     """Bring an item onto the books, held by its home armory. Its first ledger event is `register`."""
     _require_armorer(actor, home_armory, "register items")
     return _register(
-        item_type=item_type, serial_number=serial_number, home_armory=home_armory, actor=actor,
-        condition=condition, manufacturer=manufacturer, year_of_manufacture=year_of_manufacture,
-        markings=markings, notes=notes, reason=reason,
-    )  # fmt: skip
+        item_type=item_type,
+        serial_number=serial_number,
+        home_armory=home_armory,
+        actor=actor,
+        condition=condition,
+        manufacturer=manufacturer,
+        year_of_manufacture=year_of_manufacture,
+        markings=markings,
+        notes=notes,
+        reason=reason,
+    )
 
 
 def _register(*, item_type, serial_number, home_armory, actor, reason="", **fields) -> Item:
@@ -208,8 +215,13 @@ def issue(
     due_at: datetime | None = None,
     reason: str = "",
     override: Override | None = None,
+    receiver: handover.Confirmation | None = None,
 ) -> LedgerEvent:
-    """Hand an item from its armory to a member, if the gate allows it or a commander overrides it."""
+    """Hand an item from its armory to a member, if the gate allows it or a commander overrides it.
+
+    The member confirms at the handover (`receiver`, from handover.confirm) unless the site does not require it
+    (MUSTER_REQUIRE_HANDOVER_PIN); a given confirmation is always checked and recorded.
+    """
     item = _lock(item)
     if item.holder_kind == HolderKind.ARMORY:
         _require_armorer(actor, item.holder_armory, "issue from it")
@@ -228,6 +240,8 @@ def issue(
         if override is None:
             raise failures[0]
         data = _check_override(override, actor=actor, item=item, failures=failures)
+    if receiver is not None or settings.MUSTER_REQUIRE_HANDOVER_PIN:
+        data["receiver_confirmed"] = handover.check(receiver, member, "receiver")
     try:
         with transaction.atomic():
             return ledger.append(
@@ -271,4 +285,72 @@ def return_item(
     except IntegrityError as exc:
         raise Refused(f"{item} changed hands at the same moment; try again.", code="concurrent_change") from exc
     recalls.resolve_on_return(item=item, event=event)
+    return event
+
+
+# Who besides the giver may record a member-to-member transfer (both members still confirm with their PINs).
+TRANSFER_RECORDERS = frozenset({Role.ARMORER, Role.DUTY_OFFICER})
+
+
+@transaction.atomic(durable=True)
+def transfer(
+    *,
+    item: Item,
+    to_member: Member,
+    actor: Account,
+    giver: handover.Confirmation,
+    receiver: handover.Confirmation,
+    due_at: datetime | None = None,
+    reason: str = "",
+) -> LedgerEvent:
+    """Hand an issued item from its holder straight to another member (relief at a post), both confirming.
+
+    The receiver must pass the same gate as for an issue (a commander override is not possible here: take the
+    item back to the armory instead). Recorded by the giver's own account, or by an armorer or duty officer.
+    """
+    item = _lock(item)
+    if item.holder_kind != HolderKind.MEMBER:
+        raise Refused(f"{item} is not issued; issue it from {item.holder_armory} instead.", code="item_not_issued")
+    giver_member = Member.objects.select_related("unit").get(pk=item.holder_member_id)
+    to_member = Member.objects.select_related("unit").get(pk=to_member.pk)
+    home = Armory.objects.select_related("unit").get(pk=item.home_armory_id)
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
+    if actor.member_id != giver_member.pk and not scope.has_role(actor, home.unit, TRANSFER_RECORDERS):
+        raise NotPermitted(
+            f"{actor.username} may not record transfers of {home.unit.code}'s items.", code="not_transfer_recorder"
+        )
+    if to_member.pk == giver_member.pk:
+        raise Invalid(f"{to_member} already holds {item}.", code="transfer_to_holder")
+    if not to_member.unit.path.startswith(home.unit.path):
+        raise NotPermitted(f"{to_member} is not in {home.unit.code}, which owns {item}.", code="member_out_of_scope")
+    now = timezone.now()
+    due_at = due_at or item.due_at or default_due_at(item.item_type, now)
+    if due_at <= now:
+        raise Invalid("The due-back time must be in the future.", code="due_in_past")
+    as_if_in_armory = Item(
+        pk=item.pk, item_type=item.item_type, condition=item.condition, holder_kind=HolderKind.ARMORY
+    )
+    failures = gate(item=as_if_in_armory, member=to_member, due_at=due_at, now=now)
+    if failures:
+        raise failures[0]
+    data = {
+        "giver_confirmed": handover.check(giver, giver_member, "giver"),
+        "receiver_confirmed": handover.check(receiver, to_member, "receiver"),
+    }
+    try:
+        with transaction.atomic():
+            event = ledger.append(
+                kind=LedgerEvent.Kind.TRANSFER,
+                item=item,
+                to_kind=HolderKind.MEMBER,
+                to_member_id=to_member.pk,
+                actor_id=actor.pk,
+                reason=reason,
+                due_at=due_at,
+                data=data,
+            )
+    except IntegrityError as exc:
+        raise Refused(f"{item} changed hands at the same moment; try again.", code="concurrent_change") from exc
+    recalls.resolve_on_return(item=item, event=event)  # a recall follows the holder, not the item
     return event

@@ -138,3 +138,7 @@ class Command(BaseCommand):
                 row.member.full_name if row.member else "",
             )
         out.print(accounts)
+        out.print(
+            "Every member's handover PIN (typed at the counter to confirm an issue) is the last four digits "
+            "of their member number, e.g. NR-00138 → 0138."
+        )
