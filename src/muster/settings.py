@@ -203,6 +203,9 @@ MUSTER_LEDGER_KEY_FILE = env_str("MUSTER_LEDGER_KEY_FILE", str(VAR_DIR / "ledger
 # Two-person handover: the receiving member confirms every issue with their PIN.
 MUSTER_REQUIRE_HANDOVER_PIN = env_bool("MUSTER_REQUIRE_HANDOVER_PIN", True)
 
+# Loss cases must be reported to the authorities within this many hours, or they are escalated.
+MUSTER_LOSS_REPORT_HOURS = env_int("MUSTER_LOSS_REPORT_HOURS", 24, minimum=1)
+
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)
 

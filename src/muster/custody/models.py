@@ -136,6 +136,8 @@ class LedgerEvent(models.Model):
         ISSUE = "issue", "Issued"
         RETURN = "return", "Returned"
         TRANSFER = "transfer", "Transferred"
+        LOSS = "loss", "Reported lost"
+        RECOVER = "recover", "Recovered"
 
     seq = models.BigIntegerField(primary_key=True)
     recorded_at = models.DateTimeField()
@@ -188,6 +190,12 @@ class LedgerEvent(models.Model):
                         Q(kind="transfer", from_kind="member", to_kind="member", item_version__gt=1)
                         & ~Q(from_member=F("to_member"))
                     )
+                    # A loss stays with the last custodian on the books; a recovery brings it into an armory.
+                    | (
+                        Q(kind="loss", item_version__gt=1, from_kind=F("to_kind"))
+                        & (Q(from_armory=F("to_armory")) | Q(from_member=F("to_member")))
+                    )
+                    | Q(kind="recover", from_kind__isnull=False, to_kind="armory", item_version__gt=1)
                 ),
                 name="ledger_kind_moves_custody_one_way",
             ),
@@ -301,3 +309,79 @@ class HandoverAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{'ok' if self.succeeded else 'failed'} PIN for {self.member} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class LossCase(models.Model):
+    """A controlled item lost, stolen, damaged beyond use, or unaccounted for — chased on a clock.
+
+    Opening a case writes a `loss` ledger event (the item stays on the books with its last custodian) and freezes
+    that custodian's further issues; the case must be reported to the authorities before its deadline or it is
+    escalated; recovery writes a `recover` event returning the item to an armory and closes the case.
+    """
+
+    class Kind(models.TextChoices):
+        LOST = "lost", "Lost"
+        STOLEN = "stolen", "Stolen"
+        DAMAGED = "damaged", "Damaged beyond use"
+        UNACCOUNTED = "unaccounted", "Unaccounted for (count discrepancy)"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ESCALATED = "escalated", "Escalated (deadline passed)"
+        RECOVERED = "recovered", "Recovered"
+
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="loss_cases")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    last_member = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="loss_cases",
+        help_text="The last custodian when a member held it; frozen until the case closes",
+    )
+    last_armory = models.ForeignKey(Armory, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    circumstances = models.TextField()
+    occurred_at = models.DateTimeField(help_text="When it happened, as far as known")
+    place = models.CharField(max_length=300)
+    police_report_no = models.CharField(max_length=64, blank=True)
+    opened_at = models.DateTimeField()
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_event = models.ForeignKey(LedgerEvent, on_delete=models.PROTECT, related_name="+")
+    deadline = models.DateTimeField(help_text="Report to the authorities before this")
+    authorities_notified_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_event = models.ForeignKey(LedgerEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    recovery_notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=Q(closed_at__isnull=True),
+                name="loss_case_one_open_per_item",
+                violation_error_message="This item already has an open loss case.",
+            ),
+            models.CheckConstraint(
+                condition=Q(last_member__isnull=False, last_armory__isnull=True)
+                | Q(last_member__isnull=True, last_armory__isnull=False),
+                name="loss_case_names_one_custodian",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(status="recovered", closed_event__isnull=False),
+                name="loss_case_closed_by_recovery",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.item} (case {self.pk}, {self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.custody import handover, ledger, recalls
-from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent
+from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent, LossCase
 from muster.members import scope
 from muster.members.models import Account, Member, Role, Unit
 from muster.training import queries as training_queries
@@ -69,6 +69,11 @@ def _lock(item: Item) -> Item:
     if locked.holder_armory_id is not None:
         locked.holder_armory = Armory.objects.select_related("unit").get(pk=locked.holder_armory_id)
     return locked
+
+
+def _refuse_if_lost(item: Item) -> None:
+    if LossCase.objects.filter(item_id=item.pk, closed_at=None).exists():
+        raise Refused(f"{item} is reported lost; close its loss case by recovering it.", code="item_lost")
 
 
 def default_due_at(item_type: ItemType, now: datetime | None = None) -> datetime:
@@ -151,6 +156,10 @@ def gate(*, item: Item, member: Member, due_at: datetime, now: datetime) -> list
         return [Refused(f"{item} is already issued to {item.holder_member}.", code="item_not_in_armory")]
     if item.condition != Item.Condition.SERVICEABLE:
         return [Refused(f"{item} is {item.get_condition_display().lower()}.", code="item_unserviceable")]
+    if LossCase.objects.filter(item_id=item.pk, closed_at=None).exists():
+        return [Refused(f"{item} is reported lost; recover it first.", code="item_lost")]
+    if LossCase.objects.filter(last_member_id=member.pk, closed_at=None).exists():
+        return [Refused(f"{member} is frozen by an open loss case until it is closed.", code="member_frozen")]
     failures = []
     if member.status == Member.Status.APPLICANT:
         failures.append(Refused(f"{member} is an applicant, not yet active.", code="member_applicant"))
@@ -272,6 +281,7 @@ def return_item(
     _require_armorer(actor, armory, "take items into it")
     if item.holder_kind != HolderKind.MEMBER:
         raise Refused(f"{item} is not issued; it is in {item.holder_armory}.", code="item_not_issued")
+    _refuse_if_lost(item)
     try:
         with transaction.atomic():
             event = ledger.append(
@@ -311,6 +321,7 @@ def transfer(
     item = _lock(item)
     if item.holder_kind != HolderKind.MEMBER:
         raise Refused(f"{item} is not issued; issue it from {item.holder_armory} instead.", code="item_not_issued")
+    _refuse_if_lost(item)
     giver_member = Member.objects.select_related("unit").get(pk=item.holder_member_id)
     to_member = Member.objects.select_related("unit").get(pk=to_member.pk)
     home = Armory.objects.select_related("unit").get(pk=item.home_armory_id)

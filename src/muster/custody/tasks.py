@@ -27,3 +27,11 @@ def hourly_checkpoint() -> int | None:
     if not checkpoints.key_path().exists():
         return None
     return checkpoints.make_checkpoint().size
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def escalate_loss_cases() -> int:
+    """Loss cases past their reporting deadline go up the chain of command."""
+    from muster.custody import losses
+
+    return len(losses.escalate_overdue())

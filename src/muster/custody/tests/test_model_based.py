@@ -1,17 +1,19 @@
-"""A Hypothesis state machine drives random custody operations and checks, after each, that replaying the ledger
-equals the current state and that verify passes. Refusals must leave both untouched."""
+"""A Hypothesis state machine drives random custody operations — register, issue, return, transfer, loss and
+recovery — and checks, after each, that the state equals the model, that replaying the ledger equals the state
+(verify) and that refusals left everything untouched."""
 
 import itertools
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from muster.core.errors import Refused
+from muster.core.errors import Invalid, Refused
 from muster.core.testing import make_account, make_member, make_unit
-from muster.custody import ledger, services
-from muster.custody.models import Armory, HolderKind, Item, LedgerEvent
+from muster.custody import handover, ledger, losses, services
+from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase
 from muster.custody.testing import make_item
 from muster.members.models import Member, Role
 
@@ -29,6 +31,9 @@ class CustodyMachine(RuleBasedStateMachine):
         self.armorer = make_account(f"hyp-armorer-{n}", roles=[(Role.ARMORER, unit)])
         self.members = [make_member(unit) for _ in range(3)]
         self.members.append(make_member(unit, status=Member.Status.SUSPENDED))
+        for index, member in enumerate(self.members):
+            handover.set_pin(member=member, pin=f"{5800 + index * 13}", actor=self.armorer)
+        self.lost: set[int] = set()
         self.items: list[Item] = []
         self.model: dict[int, tuple[str, int]] = {}  # item id -> (holder kind, holder id)
         self.events = LedgerEvent.objects.count()
@@ -46,7 +51,12 @@ class CustodyMachine(RuleBasedStateMachine):
     def issue(self, data):
         item = data.draw(st.sampled_from(self.items))
         member = data.draw(st.sampled_from(self.members))
-        expected_ok = self.model[item.pk][0] == HolderKind.ARMORY and member.status == Member.Status.ACTIVE
+        expected_ok = (
+            self.model[item.pk][0] == HolderKind.ARMORY
+            and member.status == Member.Status.ACTIVE
+            and item.pk not in self.lost
+            and not self.frozen(member)
+        )
         try:
             services.issue(item=item, member=member, actor=self.armorer)
         except Refused:
@@ -61,7 +71,7 @@ class CustodyMachine(RuleBasedStateMachine):
     def give_back(self, data):
         item = data.draw(st.sampled_from(self.items))
         armory = data.draw(st.sampled_from(self.armories))
-        expected_ok = self.model[item.pk][0] == HolderKind.MEMBER
+        expected_ok = self.model[item.pk][0] == HolderKind.MEMBER and item.pk not in self.lost
         try:
             services.return_item(item=item, actor=self.armorer, armory=armory)
         except Refused:
@@ -69,6 +79,73 @@ class CustodyMachine(RuleBasedStateMachine):
             return
         assert expected_ok
         self.model[item.pk] = (HolderKind.ARMORY, armory.pk)
+        self.events += 1
+
+    def frozen(self, member) -> bool:
+        return any(self.model[pk] == (HolderKind.MEMBER, member.pk) for pk in self.lost)
+
+    def pin(self, member) -> str:
+        return f"{5800 + self.members.index(member) * 13}"
+
+    @precondition(lambda self: self.items)
+    @rule(data=st.data())
+    def transfer(self, data):
+        item = data.draw(st.sampled_from(self.items))
+        to = data.draw(st.sampled_from(self.members))
+        holder = self.model[item.pk]
+        expected_ok = (
+            holder[0] == HolderKind.MEMBER
+            and holder[1] != to.pk
+            and item.pk not in self.lost
+            and to.status == Member.Status.ACTIVE
+            and not self.frozen(to)
+        )
+        if holder[0] != HolderKind.MEMBER:
+            giver = handover.confirm(member=to, pin=self.pin(to), actor=self.armorer, purpose="transfer")
+        else:
+            giver_member = next(m for m in self.members if m.pk == holder[1])
+            giver = handover.confirm(
+                member=giver_member, pin=self.pin(giver_member), actor=self.armorer, purpose="transfer"
+            )
+        receiver = handover.confirm(member=to, pin=self.pin(to), actor=self.armorer, purpose="transfer")
+        try:
+            services.transfer(item=item, to_member=to, actor=self.armorer, giver=giver, receiver=receiver)
+        except (Refused, Invalid):
+            assert not expected_ok
+            return
+        assert expected_ok
+        self.model[item.pk] = (HolderKind.MEMBER, to.pk)
+        self.events += 1
+
+    @precondition(lambda self: self.items)
+    @rule(data=st.data())
+    def lose(self, data):
+        item = data.draw(st.sampled_from(self.items))
+        try:
+            losses.open_case(
+                item=item,
+                kind="lost",
+                circumstances="gone",
+                occurred_at=timezone.now(),
+                place="post",
+                actor=self.armorer,
+            )
+        except Refused:
+            assert item.pk in self.lost
+            return
+        assert item.pk not in self.lost
+        self.lost.add(item.pk)
+        self.events += 1
+
+    @precondition(lambda self: self.lost)
+    @rule(data=st.data())
+    def recover(self, data):
+        pk = data.draw(st.sampled_from(sorted(self.lost)))
+        armory = data.draw(st.sampled_from(self.armories))
+        case = LossCase.objects.get(item_id=pk, closed_at=None)
+        losses.recover(case=case, armory=armory, actor=self.armorer, notes="found")
+        self.lost.discard(pk)
+        self.model[pk] = (HolderKind.ARMORY, armory.pk)
         self.events += 1
 
     @invariant()

@@ -1,0 +1,162 @@
+"""Loss cases: the services that open, report, escalate and close them (kept apart from services.py for size).
+
+Same shape as every custody service: keyword-only arguments, an acting account, one transaction that locks the
+item, writes the ledger event and the case together; notifications after commit.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.core.notify import notify
+from muster.custody import ledger
+from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase
+from muster.custody.services import _lock
+from muster.members import scope
+from muster.members.models import Account, Role, RoleAssignment
+
+REPORTERS = frozenset({Role.ARMORER, Role.COMMANDER, Role.DUTY_OFFICER})
+
+
+def _chain_of_command(item: Item) -> list[int]:
+    unit_ids = [int(part) for part in item.home_armory.unit.path.strip("/").split("/")]
+    return list(
+        RoleAssignment.objects.filter(unit_id__in=unit_ids, role__in=[Role.ARMORER, Role.COMMANDER])
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+
+
+def open_case(
+    *,
+    item: Item,
+    kind: str,
+    circumstances: str,
+    occurred_at: datetime,
+    place: str,
+    actor: Account,
+    police_report_no: str = "",
+) -> LossCase:
+    """Report an item lost, stolen, damaged or unaccounted for. Freezes its last custodian's further issues."""
+    with transaction.atomic(durable=True):
+        item = _lock(item)
+        item.home_armory = Armory.objects.select_related("unit").get(pk=item.home_armory_id)
+        if not actor.is_active or not scope.has_role(actor, item.home_armory.unit, REPORTERS):
+            raise NotPermitted(
+                f"{actor.username} may not open loss cases for {item.home_armory.unit.code}.", code="not_loss_reporter"
+            )
+        if kind not in LossCase.Kind.values:
+            raise Invalid(f"Unknown kind {kind!r}; use one of {', '.join(LossCase.Kind.values)}.", code="unknown_kind")
+        if not circumstances.strip() or not place.strip():
+            raise Invalid("Describe the circumstances and where it happened.", code="circumstances_missing")
+        now = timezone.now()
+        if occurred_at > now:
+            raise Invalid("The loss cannot have happened in the future.", code="occurred_in_future")
+        if LossCase.objects.filter(item=item, closed_at=None).exists():
+            raise Refused(f"{item} already has an open loss case.", code="item_already_lost")
+        event = ledger.append(
+            kind=LedgerEvent.Kind.LOSS,
+            item=item,
+            to_kind=item.holder_kind,
+            to_armory_id=item.holder_armory_id,
+            to_member_id=item.holder_member_id,
+            actor_id=actor.pk,
+            reason=f"{LossCase.Kind(kind).label}: {circumstances.strip()}"[:500],
+            data={"loss": {"kind": kind, "place": place.strip()[:200]}},
+        )
+        case = LossCase.objects.create(
+            item=item,
+            kind=kind,
+            last_member_id=item.holder_member_id if item.holder_kind == HolderKind.MEMBER else None,
+            last_armory_id=item.holder_armory_id if item.holder_kind == HolderKind.ARMORY else None,
+            circumstances=circumstances.strip(),
+            occurred_at=occurred_at,
+            place=place.strip(),
+            police_report_no=police_report_no.strip(),
+            authorities_notified_at=now if police_report_no.strip() else None,
+            opened_at=now,
+            opened_by=actor,
+            opened_event=event,
+            deadline=now + timedelta(hours=settings.MUSTER_LOSS_REPORT_HOURS),
+        )
+        notify(
+            _chain_of_command(item),
+            subject=f"Loss case: {item} {LossCase.Kind(kind).label.lower()}",
+            body=f"{circumstances.strip()}\nPlace: {place.strip()}. Report to the authorities by "
+            f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}.",
+            url=reverse("item-page", args=[item.pk]),
+        )
+        return case
+
+
+@transaction.atomic
+def record_report_to_authorities(*, case: LossCase, police_report_no: str, actor: Account) -> LossCase:
+    case = LossCase.objects.select_for_update().select_related("item__home_armory__unit").get(pk=case.pk)
+    if not scope.has_role(actor, case.item.home_armory.unit, REPORTERS):
+        raise NotPermitted(
+            "Only the unit's armorers, commanders and duty officers handle loss cases.", code="not_loss_reporter"
+        )
+    if not case.is_open:
+        raise Refused("The case is closed.", code="case_closed")
+    if not police_report_no.strip():
+        raise Invalid("Give the police (or authority) report number.", code="report_no_missing")
+    case.police_report_no = police_report_no.strip()
+    case.authorities_notified_at = timezone.now()
+    case.save(update_fields=["police_report_no", "authorities_notified_at"])
+    return case
+
+
+def recover(*, case: LossCase, armory: Armory, actor: Account, notes: str, condition: str | None = None) -> LedgerEvent:
+    """The item is back: a `recover` event brings it into `armory` and the case closes."""
+    with transaction.atomic(durable=True):
+        case = LossCase.objects.select_for_update().get(pk=case.pk)
+        if not case.is_open:
+            raise Refused("The case is already closed.", code="case_closed")
+        item = _lock(case.item)
+        armory = Armory.objects.select_related("unit").get(pk=armory.pk)
+        if not actor.is_active or not scope.has_role(actor, armory.unit, {Role.ARMORER}):
+            raise NotPermitted(f"{actor.username} is not an armorer of {armory.unit.code}.", code="not_armorer")
+        if not notes.strip():
+            raise Invalid("Say how and where the item was recovered.", code="notes_missing")
+        if condition is not None and condition not in Item.Condition.values:
+            raise Invalid(f"Unknown condition {condition!r}.", code="unknown_condition")
+        event = ledger.append(
+            kind=LedgerEvent.Kind.RECOVER,
+            item=item,
+            to_kind=HolderKind.ARMORY,
+            to_armory_id=armory.pk,
+            actor_id=actor.pk,
+            reason=notes.strip()[:500],
+            data={"loss_case": case.pk},
+        )
+        if condition is not None and condition != item.condition:
+            Item.objects.filter(pk=item.pk).update(condition=condition)
+        case.status = LossCase.Status.RECOVERED
+        case.closed_at, case.closed_by, case.closed_event = event.recorded_at, actor, event
+        case.recovery_notes = notes.strip()
+        case.save(update_fields=["status", "closed_at", "closed_by", "closed_event", "recovery_notes"])
+        return event
+
+
+def escalate_overdue(now: datetime | None = None) -> list[LossCase]:
+    """Cases not reported to the authorities by their deadline are escalated to the chain of command."""
+    now = now or timezone.now()
+    escalated = []
+    overdue = LossCase.objects.filter(status=LossCase.Status.OPEN, authorities_notified_at=None, deadline__lt=now)
+    for case in overdue.select_related("item__home_armory__unit", "item__item_type"):
+        with transaction.atomic():
+            if LossCase.objects.filter(pk=case.pk, status=LossCase.Status.OPEN).update(
+                status=LossCase.Status.ESCALATED, escalated_at=now
+            ):
+                notify(
+                    _chain_of_command(case.item),
+                    subject=f"ESCALATED loss case: {case.item}",
+                    body=f"Not reported to the authorities by {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}.",
+                    url=reverse("item-page", args=[case.item_id]),
+                )
+                escalated.append(case)
+    return escalated
