@@ -206,6 +206,9 @@ MUSTER_REQUIRE_HANDOVER_PIN = env_bool("MUSTER_REQUIRE_HANDOVER_PIN", True)
 # Loss cases must be reported to the authorities within this many hours, or they are escalated.
 MUSTER_LOSS_REPORT_HOURS = env_int("MUSTER_LOSS_REPORT_HOURS", 24, minimum=1)
 
+# Overdue items: armorers are told at once, commanders this many hours later.
+MUSTER_OVERDUE_ESCALATION_HOURS = env_int("MUSTER_OVERDUE_ESCALATION_HOURS", 12, minimum=0)
+
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)
 

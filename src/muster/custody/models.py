@@ -385,3 +385,24 @@ class LossCase(models.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+
+class OverdueNotice(models.Model):
+    """Which overdue escalations were sent, so each goes out once per issue (its due-back time)."""
+
+    class Level(models.TextChoices):
+        ARMORER = "armorer", "Armorers notified"
+        COMMANDER = "commander", "Commanders notified"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="overdue_notices")
+    due_at = models.DateTimeField()
+    level = models.CharField(max_length=16, choices=Level.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "due_at", "level"], name="overdue_notice_once_per_level")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} overdue since {self.due_at:%Y-%m-%d %H:%M}: {self.level}"

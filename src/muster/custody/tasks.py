@@ -35,3 +35,11 @@ def escalate_loss_cases() -> int:
     from muster.custody import losses
 
     return len(losses.escalate_overdue())
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def escalate_overdue_items() -> dict:
+    """Overdue items: notify armorers, then commanders after MUSTER_OVERDUE_ESCALATION_HOURS."""
+    from muster.custody import overdue
+
+    return overdue.scan()

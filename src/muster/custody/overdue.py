@@ -1,0 +1,60 @@
+"""Overdue items escalate: on the dashboard at once, then a notification to the armorers, then — after
+MUSTER_OVERDUE_ESCALATION_HOURS more — to the commanders. Run by the worker every 10 minutes."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from muster.core.notify import notify
+from muster.custody.models import HolderKind, Item, OverdueNotice
+from muster.members.models import Role, RoleAssignment
+
+
+def _recipients(item: Item, role: str) -> list[int]:
+    unit_ids = [int(part) for part in item.home_armory.unit.path.strip("/").split("/")]
+    return list(
+        RoleAssignment.objects.filter(unit_id__in=unit_ids, role=role).values_list("account_id", flat=True).distinct()
+    )
+
+
+def _send(item: Item, level: str, now: datetime) -> bool:
+    try:
+        with transaction.atomic():
+            OverdueNotice.objects.create(item=item, due_at=item.due_at, level=level, sent_at=now)
+            late = now - item.due_at
+            hours = int(late.total_seconds() // 3600)
+            notify(
+                _recipients(item, Role.ARMORER if level == OverdueNotice.Level.ARMORER else Role.COMMANDER),
+                subject=f"Overdue{' (escalated)' if level == OverdueNotice.Level.COMMANDER else ''}: {item} "
+                f"held by {item.holder_member}",
+                body=f"Due back {timezone.localtime(item.due_at):%Y-%m-%d %H:%M}, now {hours} h late. "
+                f"Contact the holder: {item.holder_member.phone or 'no phone on record'}.",
+                url=reverse("item-page", args=[item.pk]),
+            )
+    except IntegrityError:  # another worker sent it first
+        return False
+    return True
+
+
+def scan(now: datetime | None = None) -> dict[str, int]:
+    """Send every overdue notice that is due and not yet sent; return how many of each level went out."""
+    now = now or timezone.now()
+    overdue = (
+        Item.objects.filter(holder_kind=HolderKind.MEMBER, due_at__lt=now)
+        .select_related("holder_member", "home_armory__unit", "item_type")
+        .order_by("due_at")
+    )
+    sent = {OverdueNotice.Level.ARMORER: 0, OverdueNotice.Level.COMMANDER: 0}
+    escalate_before = now - timedelta(hours=settings.MUSTER_OVERDUE_ESCALATION_HOURS)
+    already = set(OverdueNotice.objects.filter(item__in=overdue).values_list("item_id", "due_at", "level"))
+    for item in overdue:
+        levels = [OverdueNotice.Level.ARMORER]
+        if item.due_at < escalate_before:
+            levels.append(OverdueNotice.Level.COMMANDER)
+        for level in levels:
+            if (item.pk, item.due_at, level) not in already and _send(item, level, now):
+                sent[level] += 1
+    return {str(level): count for level, count in sent.items()}
