@@ -73,6 +73,14 @@ class Item(models.Model):
     manufacturer = models.CharField(max_length=120, blank=True)
     year_of_manufacture = models.PositiveSmallIntegerField(null=True, blank=True)
     markings = models.CharField(max_length=200, blank=True, help_text="Other markings, e.g. inventory number")
+    opens_armory = models.ForeignKey(
+        Armory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="keys",
+        help_text="For keys and seals: the armory this opens. Handing it to a new holder triggers a count there.",
+    )
     notes = models.TextField(blank=True)
 
     holder_kind = models.CharField(max_length=8, choices=HolderKind.choices, editable=False)
@@ -406,3 +414,6 @@ class OverdueNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} overdue since {self.due_at:%Y-%m-%d %H:%M}: {self.level}"
+
+
+from muster.custody.count_models import Count, CountPolicy, CountScan, Discrepancy  # noqa: E402, F401 (one app, two files)

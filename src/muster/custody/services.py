@@ -71,6 +71,14 @@ def _lock(item: Item) -> Item:
     return locked
 
 
+def _count_if_key(item: Item) -> None:
+    """An armory's key or seal changing hands makes a count of that armory due."""
+    if item.opens_armory_id:
+        from muster.custody import counts  # counts builds on these services
+
+        counts.on_handover(item)
+
+
 def _refuse_if_lost(item: Item) -> None:
     if LossCase.objects.filter(item_id=item.pk, closed_at=None).exists():
         raise Refused(f"{item} is reported lost; close its loss case by recovering it.", code="item_lost")
@@ -251,6 +259,7 @@ def issue(
         data = _check_override(override, actor=actor, item=item, failures=failures)
     if receiver is not None or settings.MUSTER_REQUIRE_HANDOVER_PIN:
         data["receiver_confirmed"] = handover.check(receiver, member, "receiver")
+    _count_if_key(item)
     try:
         with transaction.atomic():
             return ledger.append(
@@ -349,6 +358,7 @@ def transfer(
         "giver_confirmed": handover.check(giver, giver_member, "giver"),
         "receiver_confirmed": handover.check(receiver, to_member, "receiver"),
     }
+    _count_if_key(item)
     try:
         with transaction.atomic():
             event = ledger.append(

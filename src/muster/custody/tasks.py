@@ -43,3 +43,11 @@ def escalate_overdue_items() -> dict:
     from muster.custody import overdue
 
     return overdue.scan()
+
+
+@db_periodic_task(crontab(hour="6", minute="0"))
+def schedule_counts() -> int:
+    """Make scheduled counts due (and remind the armorers) every morning."""
+    from muster.custody import counts
+
+    return len(counts.schedule())

@@ -1,0 +1,208 @@
+"""Counts: scan an armory's shelves against the ledger, sign by a second person, resolve every discrepancy.
+
+Rules per armory (CountPolicy, defaults when absent): the counter is not whoever did the previous count, and a
+second person signs. Counts come due on a schedule (reminders) and whenever an armory's key changes hands.
+"""
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.core.notify import notify
+from muster.custody import losses
+from muster.custody.count_models import Count, CountPolicy, CountScan, Discrepancy
+from muster.custody.models import Armory, HolderKind, Item, LossCase
+from muster.members import scope
+from muster.members.models import Account, Role, RoleAssignment
+
+COUNTERS = frozenset({Role.ARMORER, Role.DUTY_OFFICER})
+SIGNERS = frozenset({Role.ARMORER, Role.COMMANDER, Role.DUTY_OFFICER})
+PERIOD = {
+    "daily": timedelta(days=1),
+    "weekly": timedelta(days=7),
+    "monthly": timedelta(days=30),
+    "quarterly": timedelta(days=91),
+}
+
+
+def policy(armory: Armory) -> CountPolicy:
+    return CountPolicy.objects.filter(armory=armory).first() or CountPolicy(armory=armory)
+
+
+def _require(actor: Account, armory: Armory, roles: frozenset, action: str) -> None:
+    if not actor.is_active or not scope.has_role(actor, armory.unit, roles):
+        raise NotPermitted(f"{actor.username} may not {action} at {armory.code}.", code="not_counter")
+
+
+@transaction.atomic
+def start(*, armory: Armory, actor: Account, reason: str = "on demand") -> Count:
+    """Begin counting: fix what the ledger says should be on the shelves now."""
+    armory = Armory.objects.select_related("unit").get(pk=armory.pk)
+    _require(actor, armory, COUNTERS, "count")
+    rules = policy(armory)
+    previous = Count.objects.filter(armory=armory, status=Count.Status.CLOSED).order_by("-signed_at").first()
+    if rules.counter_rotates and previous is not None and previous.counter_id == actor.pk:
+        raise Refused(
+            f"{actor.username} did the previous count of {armory.code}; someone else counts now.", code="same_counter"
+        )
+    count = (
+        Count.objects.select_for_update().filter(armory=armory, status__in=["due", "in_progress", "submitted"]).first()
+    )
+    if count is not None and count.status != Count.Status.DUE:
+        raise Refused(f"A count of {armory.code} is already under way.", code="count_in_progress")
+    lost = LossCase.objects.filter(closed_at=None).values("item_id")
+    expected = list(
+        Item.objects.filter(holder_kind=HolderKind.ARMORY, holder_armory=armory)
+        .exclude(pk__in=lost)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    count = count or Count(armory=armory, reason=reason)
+    count.status, count.counter, count.started_at, count.expected = (
+        Count.Status.IN_PROGRESS,
+        actor,
+        timezone.now(),
+        expected,
+    )
+    count.save()
+    return count
+
+
+@transaction.atomic
+def scan(*, count: Count, code: str, actor: Account) -> CountScan:
+    count = Count.objects.select_for_update().get(pk=count.pk)
+    if count.status != Count.Status.IN_PROGRESS:
+        raise Refused("The count is not open for scanning.", code="count_not_open")
+    if count.counter_id != actor.pk:
+        raise NotPermitted("Only the counter scans.", code="not_the_counter")
+    code = (code or "").strip()
+    if not code:
+        raise Invalid("Nothing was scanned.", code="scan_empty")
+    matches = list(Item.objects.filter(serial_number=code).values_list("pk", flat=True)[:2])
+    item_id = matches[0] if len(matches) == 1 else None
+    return CountScan.objects.create(count=count, code=code, item_id=item_id, scanned_at=timezone.now())
+
+
+@transaction.atomic
+def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
+    """Close scanning and list every discrepancy; sign at once where the armory needs no second signature."""
+    count = Count.objects.select_for_update().select_related("armory").get(pk=count.pk)
+    if count.status != Count.Status.IN_PROGRESS or count.counter_id != actor.pk:
+        raise Refused("Only the counter submits an open count.", code="count_not_open")
+    scans = list(count.scans.all())
+    expected = set(count.expected)
+    seen = Counter(scan.item_id for scan in scans if scan.item_id)
+    found = []
+    for item_id in sorted(expected - set(seen)):
+        found.append(Discrepancy(count=count, kind=Discrepancy.Kind.MISSING, item_id=item_id))
+    others = {item.pk: item for item in Item.objects.filter(pk__in=set(seen) - expected)}
+    for _, item in sorted(others.items()):
+        kind = Discrepancy.Kind.UNEXPECTED if item.holder_kind == HolderKind.MEMBER else Discrepancy.Kind.MISPLACED
+        found.append(Discrepancy(count=count, kind=kind, item=item))
+    for item_id, times in sorted(seen.items()):
+        if times > 1:
+            found.append(Discrepancy(count=count, kind=Discrepancy.Kind.DUPLICATE, item_id=item_id))
+    for code in sorted({scan.code for scan in scans if scan.item_id is None}):
+        found.append(Discrepancy(count=count, kind=Discrepancy.Kind.UNKNOWN, code=code))
+    created = Discrepancy.objects.bulk_create(found)
+    count.submitted_at = timezone.now()
+    count.status = Count.Status.SUBMITTED if policy(count.armory).second_signature else Count.Status.CLOSED
+    if count.status == Count.Status.CLOSED:
+        count.signed_at = count.submitted_at
+    count.save()
+    return created
+
+
+@transaction.atomic
+def sign(*, count: Count, actor: Account) -> Count:
+    count = Count.objects.select_for_update().select_related("armory__unit").get(pk=count.pk)
+    if count.status != Count.Status.SUBMITTED:
+        raise Refused("Only a submitted count can be signed.", code="count_not_submitted")
+    if actor.pk == count.counter_id:
+        raise Refused("A second person signs the count, not the counter.", code="same_signer")
+    _require(actor, count.armory, SIGNERS, "sign counts")
+    count.status, count.signed_by, count.signed_at = Count.Status.CLOSED, actor, timezone.now()
+    count.save()
+    return count
+
+
+def resolve(
+    *, discrepancy: Discrepancy, actor: Account, explanation: str = "", open_loss_case: bool = False, place: str = ""
+) -> Discrepancy:
+    """Every discrepancy ends as found/explained, or (missing items) as a loss case."""
+    discrepancy = Discrepancy.objects.select_related("count__armory__unit", "item").get(pk=discrepancy.pk)
+    _require(actor, discrepancy.count.armory, SIGNERS, "resolve count discrepancies")
+    if discrepancy.resolution:
+        raise Refused("This discrepancy is already resolved.", code="already_resolved")
+    if not explanation.strip():
+        raise Invalid("Explain what was found or what happened.", code="explanation_missing")
+    case = None
+    if open_loss_case:
+        if discrepancy.kind != Discrepancy.Kind.MISSING:
+            raise Invalid("Only a missing item becomes a loss case.", code="not_missing")
+        case = losses.open_case(
+            item=discrepancy.item,
+            kind=LossCase.Kind.UNACCOUNTED,
+            circumstances=explanation,
+            occurred_at=discrepancy.count.started_at,
+            place=place or discrepancy.count.armory.name,
+            actor=actor,
+        )
+    with transaction.atomic():
+        updated = Discrepancy.objects.filter(pk=discrepancy.pk, resolution="").update(
+            resolution=Discrepancy.Resolution.LOSS_CASE if case else Discrepancy.Resolution.FOUND,
+            explanation=explanation.strip(),
+            loss_case=case,
+            resolved_by=actor,
+            resolved_at=timezone.now(),
+        )
+        if not updated:
+            raise Refused("This discrepancy is already resolved.", code="already_resolved")
+    discrepancy.refresh_from_db()
+    return discrepancy
+
+
+def require_count(armory: Armory, *, reason: str, due_at: datetime | None = None) -> Count | None:
+    """Make a count due at `armory` (unless one is open) and remind its armorers. Call inside a transaction."""
+    if Count.objects.filter(armory=armory, status__in=["due", "in_progress", "submitted"]).exists():
+        return None
+    count = Count.objects.create(armory=armory, status=Count.Status.DUE, reason=reason, due_at=due_at or timezone.now())
+    unit_ids = [int(part) for part in armory.unit.path.strip("/").split("/")]
+    armorers = RoleAssignment.objects.filter(unit_id__in=unit_ids, role=Role.ARMORER).values_list(
+        "account_id", flat=True
+    )
+    notify(
+        list(armorers),
+        subject=f"Count due: {armory.name}",
+        body=f"Reason: {reason}.",
+        url=reverse("armory-page", args=[armory.code]),
+    )
+    return count
+
+
+def schedule(now: datetime | None = None) -> list[Count]:
+    """Make counts due by each armory's frequency (default weekly) since its last signed count."""
+    now = now or timezone.now()
+    created = []
+    for armory in Armory.objects.select_related("unit"):
+        last = Count.objects.filter(armory=armory, status=Count.Status.CLOSED).order_by("-signed_at").first()
+        period = PERIOD[policy(armory).frequency]
+        if last is None or last.signed_at + period <= now:
+            with transaction.atomic():
+                count = require_count(armory, reason=f"scheduled {policy(armory).frequency} count", due_at=now)
+            if count:
+                created.append(count)
+    return created
+
+
+def on_handover(item: Item) -> None:
+    """A key or seal of an armory changed hands: count that armory. Called by the custody services."""
+    if item.opens_armory_id:
+        require_count(
+            Armory.objects.select_related("unit").get(pk=item.opens_armory_id),
+            reason=f"key {item.serial_number} changed hands",
+        )
