@@ -51,6 +51,13 @@ def _handover_pins_optional(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_login_throttling(settings):
+    # Tests log in a great deal through the test client, which passes no request to authenticate();
+    # core/tests/test_auth.py switches throttling on to test it.
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests create many accounts and do not test the hasher's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

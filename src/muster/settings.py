@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "huey.contrib.djhuey",
+    "axes",
     "muster.core",
     "muster.members",
     "muster.training",
@@ -56,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "muster.core.middleware.AbsoluteSessionTimeoutMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers locked-out logins
 ]
 
 ROOT_URLCONF = "muster.urls"
@@ -121,7 +124,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): 5 failures for one username from one address lock that pair for 15 minutes, so
+# an attacker elsewhere cannot lock a user out from everywhere. It guards every authenticate() call, including a
+# commander's countersign password at the counter.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("MUSTER_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = env_int("MUSTER_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("MUSTER_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = None
+AXES_IPWARE_PROXY_COUNT = env_int("MUSTER_PROXY_COUNT", 0, minimum=0)
+
+# Sessions end after 8 idle hours and at the latest 12 hours after login (core.middleware); a disabled account's
+# sessions stop working at once (Django refuses inactive users on every request).
+SESSION_COOKIE_AGE = env_int("MUSTER_SESSION_IDLE_MINUTES", 8 * 60, minimum=5) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+MUSTER_SESSION_ABSOLUTE_SECONDS = env_int("MUSTER_SESSION_MAX_HOURS", 12, minimum=1) * 3600
+
 LOGIN_URL = "login"
+LOGIN_URL_PATH = "/login/"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -10,7 +10,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,6 +23,17 @@ _SUMMARY_LIMIT = 3
 
 
 def exception_handler(exc, context):
+    request = context.get("request")
+    if isinstance(exc, (NotPermitted, PermissionDenied)) and request is not None:
+        from muster.core.audit import record
+        from muster.core.models import AuditEvent
+
+        record(
+            AuditEvent.Kind.REFUSED,
+            request=request,
+            account=request.user,
+            detail=getattr(exc, "code", "") or str(getattr(exc, "detail", "")),
+        )
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(exc.as_dict(), status=exc.http_status)

@@ -2,20 +2,18 @@
 
 Safety: a text cell that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return)
 is written with a leading apostrophe (`neutralise`), in CSV and XLSX alike. Every export is logged on the
-"muster.audit" logger: who exported what, how many rows, where to.
+audit trail (core.audit: an AuditEvent row and a `muster.audit` log line): who exported what, how many rows,
+where to.
 """
 
 import csv
 import io
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Any
 
 from muster.core.errors import NotFound, NotPermitted
-
-audit = logging.getLogger("muster.audit")
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Control characters an XLSX file cannot hold (openpyxl refuses them); dropped rather than failing the export.
@@ -74,11 +72,16 @@ FORMATS = {"csv": write_csv, "xlsx": write_xlsx}
 
 def deliver(table: Table, *, actor, file_format: str, stream: IO, destination: str) -> None:
     """Write `table` to `stream` as `file_format` and log it: personal data leaving Muster is always recorded."""
+    from muster.core.audit import record
+    from muster.core.models import AuditEvent
+
     FORMATS[file_format](table, stream)
-    audit.info(
-        "export %s by %s: %d rows from %s as %s to %s",
-        table.title, actor.username, len(table.rows), table.scope, file_format, destination,
-    )  # fmt: skip
+    record(
+        AuditEvent.Kind.EXPORT,
+        account=actor,
+        detail=f"{table.title}: {len(table.rows)} rows from {table.scope or 'all units'} as {file_format} "
+        f"to {destination}",
+    )
 
 
 def as_text(table: Table) -> str:
@@ -137,9 +140,17 @@ def roster(actor, *, unit_code: str | None = None, include_departed: bool = Fals
         scope=units,
     )
     for member in members:
-        table.rows.append([
-            member.member_no, member.last_name, member.first_name, member.unit.code, member.status, member.phone,
-            member.email, member.vetting_valid_until,
-            *(expiries.get((member.pk, qualification.pk)) for qualification in qualifications),
-        ])  # fmt: skip
+        table.rows.append(
+            [
+                member.member_no,
+                member.last_name,
+                member.first_name,
+                member.unit.code,
+                member.status,
+                member.phone,
+                member.email,
+                member.vetting_valid_until,
+                *(expiries.get((member.pk, qualification.pk)) for qualification in qualifications),
+            ]
+        )
     return table
