@@ -49,3 +49,46 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username}"
+
+
+class Webhook(models.Model):
+    """An outgoing webhook: Muster POSTs JSON events to `url`, signed with HMAC-SHA256 over the body."""
+
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=128, help_text="Shared secret for the X-Muster-Signature header")
+    events = models.JSONField(
+        default=list, blank=True, help_text='Event kinds to send, e.g. ["custody.issue"]; empty means all'
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    def wants(self, kind: str) -> bool:
+        return not self.events or kind in self.events or kind.split(".")[0] in self.events
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Gave up"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.webhook} ({self.status})"

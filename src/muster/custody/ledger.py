@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from muster.core import webhooks
 from muster.custody import codec
 from muster.custody.models import HolderKind, Item, LedgerEvent, LedgerHead
 
@@ -154,6 +155,21 @@ def append(
     item.custody_version += 1
     item.save(update_fields=["holder_kind", "holder_armory", "holder_member", "due_at", "custody_version"])
     LedgerHead.objects.filter(pk=1).update(seq=seq, hash=event.hash)
+    webhooks.emit(
+        f"custody.{kind}",
+        {
+            "seq": seq,
+            "kind": kind,
+            "item": item.pk,
+            "serial_number": item.serial_number,
+            "from": fields["from"],
+            "to": fields["to"],
+            "actor": actor_id,
+            "recorded_at": fields["recorded_at"],
+            "due_at": fields["due_at"],
+            "hash": event.hash,
+        },
+    )
     return event
 
 

@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from muster.core.models import AuditEvent, Notification, Webhook, WebhookDelivery
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ["url", "description", "active", "events", "created_at"]
+    list_filter = ["active"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "webhook", "status", "attempts", "last_error"]
+    list_filter = ["status", "kind"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is evidence."""
+
+    list_display = ["at", "kind", "username", "ip", "path", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["username", "ip", "detail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "recipient", "subject", "read_at"]
+    list_filter = ["read_at"]
