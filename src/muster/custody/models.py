@@ -23,6 +23,9 @@ class ItemType(models.Model):
     default_loan_hours = models.PositiveIntegerField(
         null=True, blank=True, help_text="Due-back period for an issue; empty means the site default"
     )
+    inspection_interval_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Inspect items of this type at least this often; empty means no schedule"
+    )
     required_qualifications = models.ManyToManyField(
         Qualification,
         blank=True,
@@ -40,9 +43,19 @@ class ItemType(models.Model):
 class Armory(models.Model):
     """A storage location belonging to a unit: arms room, vehicle park, radio store."""
 
+    class Kind(models.TextChoices):
+        STORE = "store", "Arms room / store"
+        WORKSHOP = "workshop", "Maintenance workshop"
+
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="armories")
+    kind = models.CharField(
+        max_length=16,
+        choices=Kind.choices,
+        default=Kind.STORE,
+        help_text="A workshop holds items sent for maintenance; nothing is issued from it",
+    )
     address = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -73,6 +86,7 @@ class Item(models.Model):
     manufacturer = models.CharField(max_length=120, blank=True)
     year_of_manufacture = models.PositiveSmallIntegerField(null=True, blank=True)
     markings = models.CharField(max_length=200, blank=True, help_text="Other markings, e.g. inventory number")
+    last_inspected_on = models.DateField(null=True, blank=True)
     opens_armory = models.ForeignKey(
         Armory,
         null=True,
@@ -144,6 +158,8 @@ class LedgerEvent(models.Model):
         ISSUE = "issue", "Issued"
         RETURN = "return", "Returned"
         TRANSFER = "transfer", "Transferred"
+        MAINTENANCE_OUT = "maintenance_out", "Sent for maintenance"
+        MAINTENANCE_IN = "maintenance_in", "Back from maintenance"
         LOSS = "loss", "Reported lost"
         RECOVER = "recover", "Recovered"
 
@@ -204,6 +220,15 @@ class LedgerEvent(models.Model):
                         & (Q(from_armory=F("to_armory")) | Q(from_member=F("to_member")))
                     )
                     | Q(kind="recover", from_kind__isnull=False, to_kind="armory", item_version__gt=1)
+                    | (
+                        Q(
+                            kind__in=["maintenance_out", "maintenance_in"],
+                            from_kind="armory",
+                            to_kind="armory",
+                            item_version__gt=1,
+                        )
+                        & ~Q(from_armory=F("to_armory"))
+                    )
                 ),
                 name="ledger_kind_moves_custody_one_way",
             ),

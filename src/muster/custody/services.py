@@ -164,6 +164,8 @@ def gate(*, item: Item, member: Member, due_at: datetime, now: datetime) -> list
         return [Refused(f"{item} is already issued to {item.holder_member}.", code="item_not_in_armory")]
     if item.condition != Item.Condition.SERVICEABLE:
         return [Refused(f"{item} is {item.get_condition_display().lower()}.", code="item_unserviceable")]
+    if item.holder_armory is not None and item.holder_armory.kind == Armory.Kind.WORKSHOP:
+        return [Refused(f"{item} is in maintenance at {item.holder_armory}.", code="item_in_maintenance")]
     if LossCase.objects.filter(item_id=item.pk, closed_at=None).exists():
         return [Refused(f"{item} is reported lost; recover it first.", code="item_lost")]
     if LossCase.objects.filter(last_member_id=member.pk, closed_at=None).exists():
@@ -288,6 +290,10 @@ def return_item(
     item = _lock(item)
     armory = Armory.objects.select_related("unit").get(pk=(armory or item.home_armory).pk)
     _require_armorer(actor, armory, "take items into it")
+    if armory.kind == Armory.Kind.WORKSHOP:
+        raise Invalid(
+            f"{armory} is a workshop; return items to a store and send them for maintenance.", code="not_a_store"
+        )
     if item.holder_kind != HolderKind.MEMBER:
         raise Refused(f"{item} is not issued; it is in {item.holder_armory}.", code="item_not_issued")
     _refuse_if_lost(item)
