@@ -1,7 +1,7 @@
 """/api/: the OpenAPI schema and its Swagger UI, the token endpoint, and version 1 of the REST API.
 
 Collections end in a slash (the router's style); actions that change something (custody/issue,
-members/{no}/status, training-sessions/{id}/enroll, …) do not.
+custody/transfer, members/{no}/status, members/{no}/pin, training-sessions/{id}/enroll, …) do not.
 """
 
 from django.urls import include, path
@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 
 from muster.core.api import ObtainTokenView
 from muster.custody import api as custody_api
+from muster.custody import api_handover as custody_handover
 from muster.custody import api_reports as custody_reports
 from muster.members import api as members_api
 from muster.training import api as training_api
@@ -43,7 +44,9 @@ urlpatterns = [
     path("v1/auth/token", ObtainTokenView.as_view(), name="token"),
     path("v1/custody/issue", custody_api.IssueView.as_view(), name="custody-issue"),
     path("v1/custody/return", custody_api.ReturnView.as_view(), name="custody-return"),
+    path("v1/custody/transfer", custody_handover.TransferView.as_view(), name="custody-transfer"),
     path(f"{member}/status", members_api.MemberStatusView.as_view(), name="member-status"),
+    path(f"{member}/pin", custody_handover.MemberPinView.as_view(), name="member-pin"),
     path(f"{member}/status-history/", members_api.StatusHistoryView.as_view(), name="member-status-history"),
     path(f"{member}/vettings/", members_api.VettingsView.as_view(), name="member-vettings"),
     path(f"{member}/disciplinary/", members_api.DisciplinaryView.as_view(), name="member-disciplinary"),

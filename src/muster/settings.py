@@ -241,6 +241,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("MUSTER_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},  # PDF font subsetting is chatty at INFO
         # Who exported which personal data: kept whatever MUSTER_LOG_LEVEL says.
         "muster.audit": {"level": "INFO"},
     },

@@ -1,4 +1,5 @@
-"""Custody API: item types, armories, items and the ledger (read), issue and return (write).
+"""Custody API: item types, armories, items and the ledger (read), issue and return (write; transfer and PINs in
+api_handover).
 
 Thin: serializers check the shape of the input, custody.queries finds things within the caller's units (else 404),
 custody.services makes the change and raises the domain errors that core.api maps to 400/403/404/409.
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from muster.core.api import AwareDateTimeField, ScopedViewSet, error_responses
 from muster.core.errors import NotFound, NotPermitted
-from muster.custody import queries, services
+from muster.custody import handover, queries, services
 from muster.custody.filters import ItemFilterSet, LedgerFilterSet
 from muster.custody.ledger import holder_ref
 from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent
@@ -245,6 +246,21 @@ class ItemRefField(serializers.Field):
 extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]})(ItemRefField)
 
 
+class PinField(serializers.CharField):
+    """A member's handover PIN: a JSON string (a number would lose its leading zeros); never echoed back."""
+
+    default_error_messages = {"not_string": 'Give the PIN as a string of digits, e.g. "0471".'}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        super().__init__(write_only=True, trim_whitespace=False, style={"input_type": "password"}, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_string")
+        return super().to_internal_value(data)
+
+
 class CustodyRequestSerializer(serializers.Serializer):
     item = ItemRefField(help_text="The item's id (number) or serial number (string)")
     item_type = serializers.IntegerField(
@@ -274,6 +290,11 @@ class IssueSerializer(CustodyRequestSerializer):
         required=False,
         help_text="Issue despite member_vetting_expired, member_not_qualified or member_applicant, on a "
         "commander's countersign; recorded in the ledger event's data.override",
+    )
+    pin = PinField(
+        required=False,
+        help_text="The receiving member's handover PIN, typed by them on the armorer's device; required where the "
+        "site requires handover confirmation (recorded as data.receiver_confirmed)",
     )
 
 
@@ -335,7 +356,8 @@ class IssueView(CustodyActionView):
         "member_vetting_expired, member_not_qualified. 403: not_armorer, member_out_of_scope. "
         "400: invalid, due_in_past, serial_ambiguous. With `override` (only for member_vetting_expired, "
         "member_not_qualified, member_applicant): 403 countersign_failed (wrong commander credentials), "
-        "self_override, override_not_commander; 400 override_reason_missing.",
+        "self_override, override_not_commander; 400 override_reason_missing. Handover PIN (409): "
+        "receiver_confirmation_required (no `pin` where the site requires one), pin_wrong, pin_locked, pin_not_set.",
         request=IssueSerializer,
         responses={201: LedgerEventSerializer, **_WRITE_ERRORS},
     )
@@ -344,6 +366,9 @@ class IssueView(CustodyActionView):
         item = self.find_item(data)
         member = queries.find_member(request.user, data["member"])
         override = self.countersign(request, data["override"]) if data.get("override") else None
+        receiver = None
+        if data.get("pin") is not None:  # outside any transaction, so a wrong PIN is logged and counted
+            receiver = handover.confirm(member=member, pin=data["pin"], actor=request.user, purpose="issue")
         event = services.issue(
             item=item,
             member=member,
@@ -351,6 +376,7 @@ class IssueView(CustodyActionView):
             due_at=data.get("due_at"),
             reason=data["reason"],
             override=override,
+            receiver=receiver,
         )
         return self.created(event)
 

@@ -317,23 +317,8 @@ def return_item(
 TRANSFER_RECORDERS = frozenset({Role.ARMORER, Role.DUTY_OFFICER})
 
 
-@transaction.atomic(durable=True)
-def transfer(
-    *,
-    item: Item,
-    to_member: Member,
-    actor: Account,
-    giver: handover.Confirmation,
-    receiver: handover.Confirmation,
-    due_at: datetime | None = None,
-    reason: str = "",
-) -> LedgerEvent:
-    """Hand an issued item from its holder straight to another member (relief at a post), both confirming.
-
-    The receiver must pass the same gate as for an issue (a commander override is not possible here: take the
-    item back to the armory instead). Recorded by the giver's own account, or by an armorer or duty officer.
-    """
-    item = _lock(item)
+def _check_transfer(item: Item, to_member: Member, actor: Account, due_at: datetime | None):
+    """Every rule of a transfer but the two confirmations; returns (giver, receiver, due-back)."""
     if item.holder_kind != HolderKind.MEMBER:
         raise Refused(f"{item} is not issued; issue it from {item.holder_armory} instead.", code="item_not_issued")
     _refuse_if_lost(item)
@@ -360,6 +345,33 @@ def transfer(
     failures = gate(item=as_if_in_armory, member=to_member, due_at=due_at, now=now)
     if failures:
         raise failures[0]
+    return giver_member, to_member, due_at
+
+
+def precheck_transfer(*, item: Item, to_member: Member, actor: Account, due_at: datetime | None = None) -> None:
+    """Raise whatever `transfer` would refuse, before anyone types a PIN for a handover that cannot happen."""
+    loaded = Item.objects.select_related("item_type", "holder_armory__unit").get(pk=item.pk)
+    _check_transfer(loaded, to_member, actor, due_at)
+
+
+@transaction.atomic(durable=True)
+def transfer(
+    *,
+    item: Item,
+    to_member: Member,
+    actor: Account,
+    giver: handover.Confirmation,
+    receiver: handover.Confirmation,
+    due_at: datetime | None = None,
+    reason: str = "",
+) -> LedgerEvent:
+    """Hand an issued item from its holder straight to another member (relief at a post), both confirming.
+
+    The receiver must pass the same gate as for an issue (a commander override is not possible here: take the
+    item back to the armory instead). Recorded by the giver's own account, or by an armorer or duty officer.
+    """
+    item = _lock(item)
+    giver_member, to_member, due_at = _check_transfer(item, to_member, actor, due_at)
     data = {
         "giver_confirmed": handover.check(giver, giver_member, "giver"),
         "receiver_confirmed": handover.check(receiver, to_member, "receiver"),

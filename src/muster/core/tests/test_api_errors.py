@@ -137,12 +137,15 @@ def test_it_serves_an_openapi_3_document_of_every_endpoint(world):
         "/api/v1/training-sessions/", "/api/v1/training-sessions/{id}/", "/api/v1/training-sessions/{id}/enroll",
         "/api/v1/training-sessions/{id}/results", "/api/v1/training-sessions/{id}/cancel", "/api/v1/recalls/",
         "/api/v1/recalls/{id}/", "/api/v1/reports/expiring/", "/api/v1/reports/overrides/",
+        "/api/v1/custody/transfer", "/api/v1/members/{member_no}/pin",
     } <= set(document["paths"])  # fmt: skip
-    issue = document["paths"]["/api/v1/custody/issue"]["post"]
-    assert set(issue["responses"]) == {"201", "400", "401", "403", "404", "409"}
+    for custody_write in ("/api/v1/custody/issue", "/api/v1/custody/transfer"):
+        responses = document["paths"][custody_write]["post"]["responses"]
+        assert set(responses) == {"201", "400", "401", "403", "404", "409"}, custody_write
     writes = [
         ("/api/v1/members/{member_no}/status", "post"), ("/api/v1/members/{member_no}/vettings/", "post"),
         ("/api/v1/training-sessions/", "post"), ("/api/v1/training-sessions/{id}/results", "post"),
+        ("/api/v1/members/{member_no}/pin", "post"),
     ]  # fmt: skip
     for path, method in writes:
         assert set(document["paths"][path][method]["responses"]) >= {"400", "401", "403", "404"}, path

@@ -77,8 +77,12 @@ def test_it_exports_the_roster_of_the_actors_units_with_the_latest_expiry_per_qu
     expected = (timezone.localdate() + timedelta(days=300)).isoformat()
     assert (bob["unit"], bob["Rifle (AK family)"], bob["Counter-drone operator"]) == ("A", expected, "")
     assert bob["phone"] == "'" + world.bob_member.phone  # "+1000..." would be read as a formula
+    from muster.core.models import AuditEvent
+
+    event = AuditEvent.objects.get(kind="export")
+    assert (event.username, event.detail) == ("dave", "roster: 2 rows from units A as csv to stdout")
     assert [record.getMessage() for record in caplog.records if record.name == "muster.audit"] == [
-        "export roster by dave: 2 rows from units A as csv to stdout"
+        "export user=dave ip=- path=- roster: 2 rows from units A as csv to stdout"
     ]
 
 
