@@ -1,7 +1,12 @@
-"""Counter forms for the armorer: issue and return. Built for a keyboard-wedge scanner: the serial field takes the
-focus, Enter in a scanned field moves on to the next empty scanned field, and Enter in the last one submits."""
+"""Counter forms: issue, return and member-to-member transfer, and the form that sets a member's handover PIN.
+
+Built for a keyboard-wedge scanner: the serial field takes the focus, Enter in a scanned field moves on to the next
+empty scanned field (a required PIN counts as one: the member types it on the counter keyboard), and Enter in the
+last one submits. PINs are password inputs and never rendered back into a re-shown form.
+"""
 
 from django import forms
+from django.conf import settings
 
 from muster.core.views import bootstrap
 from muster.custody.models import ItemType
@@ -18,6 +23,37 @@ def _serial_field() -> forms.CharField:
     )
 
 
+def _member_no_field(label: str = "Member number") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=32,
+        widget=forms.TextInput(attrs={**_SCAN, "placeholder": "Scan the badge or type the number"}),
+    )
+
+
+def _pin_field(label: str, *, required: bool = True, help_text: str = "") -> forms.CharField:
+    attrs = {"inputmode": "numeric", "autocomplete": "off", "pattern": "[0-9]*", "class": "pin-input"}
+    if required:
+        attrs["data-scan"] = ""  # part of the Enter-moves-on chain only when it must be filled in
+    return forms.CharField(
+        label=label,
+        max_length=8,
+        required=required,
+        strip=False,
+        widget=forms.PasswordInput(attrs=attrs),  # render_value=False: a PIN is never echoed back
+        help_text=help_text,
+    )
+
+
+def _due_at_field(help_text: str) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label="Due back",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=help_text,
+    )
+
+
 def _item_type_field() -> forms.ModelChoiceField:
     return forms.ModelChoiceField(
         label="Item type",
@@ -30,18 +66,10 @@ def _item_type_field() -> forms.ModelChoiceField:
 
 class IssueForm(forms.Form):
     serial = _serial_field()
-    member_no = forms.CharField(
-        label="Member number",
-        max_length=32,
-        widget=forms.TextInput(attrs={**_SCAN, "placeholder": "Scan the badge or type the number"}),
-    )
+    member_no = _member_no_field()
+    pin = _pin_field("Member's PIN")  # required or not: decided per request from the site setting, in __init__
     item_type = _item_type_field()
-    due_at = forms.DateTimeField(
-        label="Due back",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Leave empty for the item type's default loan period.",
-    )
+    due_at = _due_at_field("Leave empty for the item type's default loan period.")
     reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.TextInput())
     # Shown only after a refusal a commander may override (services.OVERRIDABLE); the commander types these.
     override_commander = forms.CharField(
@@ -67,6 +95,14 @@ class IssueForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        required = settings.MUSTER_REQUIRE_HANDOVER_PIN
+        self.fields["pin"] = _pin_field(
+            "Member's PIN",
+            required=required,
+            help_text="The member types their handover PIN here."
+            if required
+            else "Optional here: if the member types it, the ledger records the confirmation.",
+        )
         bootstrap(self)
 
     def main_fields(self):
@@ -100,3 +136,46 @@ class ReturnForm(forms.Form):
 
     def override_fields(self):
         return []
+
+
+class TransferForm(forms.Form):
+    """A member hands an issued item straight to another member; both type their PIN at the counter."""
+
+    serial = _serial_field()
+    to_member_no = _member_no_field("Receiving member's number")
+    giver_pin = _pin_field("Giver's PIN", help_text="The member handing the item over types their PIN.")
+    receiver_pin = _pin_field("Receiver's PIN", help_text="The member taking the item types their PIN.")
+    item_type = _item_type_field()
+    due_at = _due_at_field("Leave empty to keep the current due-back time.")
+    reason = forms.CharField(label="Reason", max_length=500, required=False, widget=forms.TextInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bootstrap(self)
+
+    def main_fields(self):
+        return list(self)
+
+    def override_fields(self):
+        return []
+
+
+class SetPinForm(forms.Form):
+    """A new handover PIN, typed twice; the rules (4–8 digits, not too simple) are handover.set_pin's."""
+
+    prefix = "pin"
+
+    new_pin = _pin_field("New PIN", required=True, help_text="4 to 8 digits; not one digit repeated or a run.")
+    repeat_pin = _pin_field("Repeat the PIN")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.pop("data-scan", None)  # not a counter form
+        bootstrap(self)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_pin") and data.get("repeat_pin") and data["new_pin"] != data["repeat_pin"]:
+            self.add_error("repeat_pin", "The two PINs differ; type the same PIN twice.")
+        return data

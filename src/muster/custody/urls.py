@@ -10,5 +10,7 @@ urlpatterns = [
     path("items/<int:pk>/", views.ItemDetailView.as_view(), name="item-page"),
     path("custody/issue/", views.IssueView.as_view(), name="custody-issue"),
     path("custody/return/", views.ReturnView.as_view(), name="custody-return"),
+    path("custody/transfer/", views.TransferView.as_view(), name="custody-transfer"),
     path("custody/overrides/", views_reports.OverridesView.as_view(), name="custody-overrides"),
+    path("members/<str:member_no>/handover-pin/", views_reports.SetPinView.as_view(), name="member-handover-pin"),
 ]

@@ -1,27 +1,28 @@
-"""Web pages for custody: armories, items, and the armorer's issue and return counter forms.
+"""Web pages for custody: armories, items, and the counter forms (issue, return, member-to-member transfer).
 
 The forms work with htmx (the panel with the result and a fresh form is swapped in place) and without JavaScript
 (a plain POST redirects to the form with the confirmed event, or re-renders it with the error).
 """
 
 from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
 
-from muster.core.errors import DomainError, Invalid
+from muster.core.errors import DomainError, Invalid, NotFound
 from muster.core.views import (
     FORM_ERROR_STATUS,
-    ArmorerRequiredMixin,
     PageMixin,
     StaffRequiredMixin,
     add_domain_error,
     bootstrap,
+    has_role_anywhere,
+    is_armorer,
     is_htmx,
     is_staff,
     mark_invalid,
@@ -31,17 +32,15 @@ from muster.core.views import (
     paginate,
     query_without_page,
 )
-from muster.custody import queries, services
+from muster.custody import handover, queries, services
 from muster.custody.filters import ItemFilterSet
-from muster.custody.forms import IssueForm, ReturnForm
-from muster.custody.models import Armory, HolderKind, LedgerEvent
-from muster.custody.views_reports import mark_returnable, open_recalls
+from muster.custody.forms import IssueForm, ReturnForm, TransferForm
+from muster.custody.models import Armory, HolderKind, Item, LedgerEvent
+from muster.custody.views_reports import held_by, mark_returnable, open_recalls
 from muster.members import scope
 from muster.members.models import Account, Member, Role
-from muster.members.views import Section, add_member_page_section
 
 ITEMS_PER_PAGE = 50
-MEMBER_EVENTS_PER_PAGE = 25
 EVENTS_PER_PAGE = 50
 ARMORY_FILTER_FIELDS = ("q", "item_type", "state", "condition")
 
@@ -61,16 +60,6 @@ def armory_counts(armories):
     )
 
 
-def held_by(account: Account, member_id: int):
-    """Items the member holds now, as far as the account may see them."""
-    return (
-        queries.visible_items(account)
-        .filter(holder_kind=HolderKind.MEMBER, holder_member_id=member_id)
-        .select_related("item_type", "home_armory")
-        .order_by("due_at", "serial_number")
-    )
-
-
 class HomeView(PageMixin, TemplateView):
     """The dashboard: staff see their armories and what is overdue; everyone sees what they hold."""
 
@@ -83,6 +72,7 @@ class HomeView(PageMixin, TemplateView):
         user = self.request.user
         staff = is_staff(user)
         context["is_staff"] = staff
+        context["can_transfer"] = has_role_anywhere(user, services.TRANSFER_RECORDERS)
         context["now"] = timezone.now()
         if user.member_id:
             context["my_items"] = list(held_by(user, user.member_id))
@@ -174,12 +164,13 @@ class ItemDetailView(PageMixin, TemplateView):
             page_obj=paginate(self.request, events, EVENTS_PER_PAGE),
             query=query_without_page(self.request),
             can_issue=scope.has_role(user, item.home_armory.unit, {Role.ARMORER}),
+            can_hand_over=item.holder_kind == HolderKind.MEMBER and may_hand_over(user, item),
             now=timezone.now(),
         )
         return context
 
 
-class CustodyFormView(ArmorerRequiredMixin, View):
+class CustodyFormView(PageMixin, View):
     """One counter form: GET shows it (pre-filled from the query string), POST performs the change."""
 
     form_class = IssueForm
@@ -187,32 +178,62 @@ class CustodyFormView(ArmorerRequiredMixin, View):
     url_name = "custody-issue"
     title = ""
     prefill: dict[str, str] = {}  # query parameter → form field
+    denied = "Only armorers may issue or return items."
+
+    def may_open(self, user: Account) -> bool:
+        return is_armorer(user)
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not self.may_open(request.user):
+            raise PermissionDenied(self.denied)
+        return super().dispatch(request, *args, **kwargs)
 
     def perform(self, data: dict) -> LedgerEvent:
         raise NotImplementedError
 
     def get(self, request):
         initial = {field: request.GET[param] for param, field in self.prefill.items() if request.GET.get(param)}
-        return self.render(self.form_class(initial=initial), event=self.confirmed_event(request))
+        form = self.form_class(initial=initial)
+        # Arriving from an item or member page with the serial filled in: the cursor waits in the first empty scan.
+        empty = [
+            name for name, field in form.fields.items() if "data-scan" in field.widget.attrs and name not in initial
+        ]
+        if empty and empty[0] != "serial":
+            form.fields["serial"].widget.attrs.pop("autofocus", None)
+            form.fields[empty[0]].widget.attrs["autofocus"] = ""
+        return self.render(form, event=self.confirmed_event(request))
 
-    def offer_override(self, form, exc: DomainError) -> bool:
+    def offer_override(self, form, exc: DomainError | None) -> bool:
         """Whether the re-rendered form offers a commander's override for this refusal."""
         return False
 
     def post(self, request):
         form = self.form_class(request.POST)
-        status, event, override = FORM_ERROR_STATUS, None, False
+        status, event, error = FORM_ERROR_STATUS, None, None
         if form.is_valid():
             try:
                 event = self.perform(form.cleaned_data)
             except DomainError as exc:
-                status = add_domain_error(form, exc)
-                override = self.offer_override(form, exc)
+                error = exc
+                if getattr(exc, "field", None):  # a PIN refusal shows under the PIN the member typed
+                    form.add_error(exc.field, f"{exc.detail} [{exc.code}]")
+                    status = exc.http_status
+                else:
+                    status = add_domain_error(form, exc)
         if event is None:
-            return self.render(form, status=status, show_override=override)
+            return self.render(form, status=status, show_override=self.offer_override(form, error))
         if not is_htmx(request):
             return redirect(f"{reverse(self.url_name)}?event={event.seq}")
         return self.render(self.form_class(), event=self.load_event(event.seq))
+
+    def confirm(self, member: Member, pin: str, *, field: str, purpose: str) -> handover.Confirmation:
+        """The member's PIN, checked before the service and outside its transaction, so a wrong one is logged and
+        counts towards the lockout even though nothing else changes."""
+        try:
+            return handover.confirm(member=member, pin=pin, actor=self.request.user, purpose=purpose)
+        except DomainError as exc:
+            exc.field = field
+            raise
 
     def confirmed_event(self, request) -> LedgerEvent | None:
         seq = request.GET.get("event", "")
@@ -228,10 +249,13 @@ class CustodyFormView(ArmorerRequiredMixin, View):
 
     def render(self, form, *, event=None, status=200, show_override=False):
         mark_invalid(form)
-        if show_override:
-            # The commander steps up to the counter next: the cursor waits in their field, not in the serial.
+        errored = [name for name in form.fields if name in form.errors]
+        if show_override or errored:
+            # Whoever must type next gets the cursor: the commander for an override, else the first field in error
+            # (a refused PIN: the member types it again; the scans stay filled in).
             form.fields["serial"].widget.attrs.pop("autofocus", None)
-            form.fields["override_commander"].widget.attrs["autofocus"] = ""
+            focus = "override_commander" if show_override else errored[0]
+            form.fields[focus].widget.attrs["autofocus"] = ""
         context = {"form": form, "event": event, "title": self.title, "action": reverse(self.url_name)}
         context["show_override"] = show_override
         context["nav"] = nav_flags(self.request.user)
@@ -258,8 +282,16 @@ class IssueView(CustodyFormView):
         override = None
         if any(data.get(name) for name in ("override_commander", "override_password", "override_reason")):
             override = services.Override(commander=self._countersigning_commander(data), reason=data["override_reason"])
+        # Without the site rule an empty PIN means "not confirmed"; a PIN typed in is always checked and recorded.
+        receiver = self.confirm(member, data["pin"], field="pin", purpose="issue") if data["pin"] else None
         return services.issue(
-            item=item, member=member, actor=user, due_at=data["due_at"], reason=data["reason"], override=override
+            item=item,
+            member=member,
+            actor=user,
+            due_at=data["due_at"],
+            reason=data["reason"],
+            override=override,
+            receiver=receiver,
         )
 
     def _countersigning_commander(self, data) -> Account:
@@ -275,6 +307,9 @@ class IssueView(CustodyFormView):
         return commander
 
     def offer_override(self, form, exc):
+        if exc is None or getattr(exc, "field", None):
+            # A missing or wrong PIN while a countersign is under way: keep the override open for the retry.
+            return any(form.data.get(name, "").strip() for name in ("override_commander", "override_reason"))
         return exc.code in services.OVERRIDABLE or exc.code.startswith("override_") or exc.code == "self_override"
 
 
@@ -292,29 +327,59 @@ class ReturnView(CustodyFormView):
         return services.return_item(item=item, actor=user, armory=armory, reason=data["reason"])
 
 
-@add_member_page_section
-def member_custody_section(request, member: Member) -> Section:
-    """The member page's custody block: what the member holds now and their history, newest first."""
-    user = request.user
-    events = (
-        queries.visible_events(user)
-        .filter(Q(from_member=member) | Q(to_member=member))
-        .select_related("item__item_type", "from_armory", "to_armory", "from_member", "to_member", "actor")
-        .order_by("-seq")
-    )
-    armorer = scope.has_role(user, member.unit, {Role.ARMORER})
-    actions = []
-    if armorer and member.status == Member.Status.ACTIVE:
-        actions.append(
-            ("Issue to this member", f"{reverse('custody-issue')}?{urlencode({'member': member.member_no})}")
+def may_hand_over(user: Account, item: Item) -> bool:
+    """Whether to offer "Hand over" for an issued item: to its holder, and to its unit's armorers and duty officers."""
+    holder = user.member_id is not None and user.member_id == item.holder_member_id
+    return holder or scope.has_role(user, item.home_armory.unit, services.TRANSFER_RECORDERS)
+
+
+def may_transfer(user: Account) -> bool:
+    """Armorers and duty officers record handovers; any member may hand over what they hold themselves."""
+    return bool(user.member_id) or has_role_anywhere(user, services.TRANSFER_RECORDERS)
+
+
+class TransferView(CustodyFormView):
+    form_class = TransferForm
+    event_kind = LedgerEvent.Kind.TRANSFER
+    url_name = "custody-transfer"
+    title = "Transfer"
+    prefill = {"serial": "serial", "item_type": "item_type", "member": "to_member_no"}
+    denied = "Only armorers, duty officers and the holder of an item may record its handover."
+
+    def may_open(self, user):
+        return may_transfer(user)
+
+    def perform(self, data):
+        user = self.request.user
+        item = self._item(user, data)
+        to_member = find_receiver(user, item, data["to_member_no"])
+        if item.holder_member_id is None:
+            # Nobody holds it, so nobody can confirm giving it: the service refuses (item_not_issued) before any PIN.
+            return self._transfer(item, to_member, data, giver=None, receiver=None)
+        giver = self.confirm(item.holder_member, data["giver_pin"], field="giver_pin", purpose="transfer")
+        receiver = self.confirm(to_member, data["receiver_pin"], field="receiver_pin", purpose="transfer")
+        return self._transfer(item, to_member, data, giver=giver, receiver=receiver)
+
+    def _transfer(self, item, to_member, data, *, giver, receiver):
+        return services.transfer(
+            item=item,
+            to_member=to_member,
+            actor=self.request.user,
+            giver=giver,
+            receiver=receiver,
+            due_at=data["due_at"],
+            reason=data["reason"],
         )
-    return Section(
-        template="custody/_member_section.html",
-        context={
-            "holdings": list(held_by(user, member.pk)),
-            "page_obj": paginate(request, events, MEMBER_EVENTS_PER_PAGE),
-            "query": query_without_page(request),
-            "can_return": armorer,
-        },
-        actions=actions,
-    )
+
+
+def find_receiver(user: Account, item: Item, member_no: str) -> Member:
+    """The receiving member. Staff look them up in their units as usual; a member handing over their own item may
+    name any member of the item's home unit (the set the service accepts), whom they could not look up otherwise."""
+    members = scope.visible_members(user)
+    if user.member_id and user.member_id == item.holder_member_id:
+        home_path = Armory.objects.filter(pk=item.home_armory_id).values_list("unit__path", flat=True).get()
+        members = members | Member.objects.filter(unit__path__startswith=home_path)
+    member = members.filter(member_no=member_no.strip()).select_related("unit").first()
+    if member is None:
+        raise NotFound(f"No member with number {member_no!r} in your units.", code="member_not_found")
+    return member

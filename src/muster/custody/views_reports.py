@@ -1,19 +1,43 @@
-"""Custody lists that are reports rather than counters: open recalls, and the issues a commander overrode."""
+"""Custody read-outs beyond the counter: open recalls, the issues a commander overrode, and the member page's custody
+sections (what the member holds, their history, their handover PIN) with the form that sets the PIN.
 
+The member page sections register with members.views, so members never imports custody.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views import View
 
 from muster.core import exports
-from muster.core.views import OVERRIDE_READERS, download, has_role_anywhere, nav_flags, paginate, query_without_page
-from muster.custody import queries
-from muster.custody.models import LedgerEvent, Recall
+from muster.core.errors import DomainError
+from muster.core.views import (
+    FORM_ERROR_STATUS,
+    OVERRIDE_READERS,
+    add_domain_error,
+    download,
+    has_role_anywhere,
+    mark_invalid,
+    nav_flags,
+    page_lookup,
+    paginate,
+    query_without_page,
+)
+from muster.custody import handover, queries, services
+from muster.custody.forms import SetPinForm
+from muster.custody.models import HandoverAttempt, HandoverPin, HolderKind, LedgerEvent, Recall
 from muster.members import scope
-from muster.members.models import Account, Role
+from muster.members.models import Account, Member, Role
+from muster.members.views import Section, add_member_page_section, find_visible_member, page_forms, render_member_page
 
 OVERRIDES_PER_PAGE = 50
+MEMBER_EVENTS_PER_PAGE = 25
+PIN_ATTEMPTS_SHOWN = 8
 OVERRIDES_HEADER = ["Seq", "Time", "Item type", "Serial", "Member number", "Member", "Armorer", "Commander", "Codes",
                     "Reason"]  # fmt: skip
 
@@ -93,3 +117,104 @@ class OverridesView(LoginRequiredMixin, View):
             ])  # fmt: skip
         stem = f"issue-overrides-{timezone.localdate():%Y-%m-%d}"
         return download(self.request, table, file_format=file_format, stem=stem)
+
+
+# --- the member page -----------------------------------------------------------------------------------------------
+
+
+def held_by(account: Account, member_id: int):
+    """Items the member holds now, as far as the account may see them."""
+    return (
+        queries.visible_items(account)
+        .filter(holder_kind=HolderKind.MEMBER, holder_member_id=member_id)
+        .select_related("item_type", "home_armory")
+        .order_by("due_at", "serial_number")
+    )
+
+
+@add_member_page_section
+def member_custody_section(request, member: Member) -> Section:
+    """The member page's custody block: what the member holds now and their history, newest first."""
+    user = request.user
+    events = (
+        queries.visible_events(user)
+        .filter(Q(from_member=member) | Q(to_member=member))
+        .select_related("item__item_type", "from_armory", "to_armory", "from_member", "to_member", "actor")
+        .order_by("-seq")
+    )
+    armorer = scope.has_role(user, member.unit, {Role.ARMORER})
+    actions = []
+    if armorer and member.status == Member.Status.ACTIVE:
+        actions.append(
+            ("Issue to this member", f"{reverse('custody-issue')}?{urlencode({'member': member.member_no})}")
+        )
+    return Section(
+        template="custody/_member_section.html",
+        context={
+            "member": member,
+            "holdings": list(held_by(user, member.pk)),
+            "page_obj": paginate(request, events, MEMBER_EVENTS_PER_PAGE),
+            "query": query_without_page(request),
+            "can_return": armorer,
+            # The holder hands over their own items; armorers and duty officers record anyone's handover.
+            "can_hand_over": user.member_id == member.pk
+            or scope.has_role(user, member.unit, services.TRANSFER_RECORDERS),
+        },
+        actions=actions,
+    )
+
+
+def may_set_pin(account: Account, member: Member) -> bool:
+    return account.member_id == member.pk or scope.has_role(account, member.unit, handover.PIN_MANAGERS)
+
+
+@add_member_page_section
+def member_pin_section(request, member: Member) -> Section | None:
+    """Whether the member has a handover PIN and whether it is locked; for staff, the latest PIN entries."""
+    user = request.user
+    own = user.member_id == member.pk
+    staff = bool(scope.roles_on(user, member.unit) & scope.STAFF_ROLES)
+    if not (own or staff):
+        return None
+    record = HandoverPin.objects.filter(member=member).select_related("set_by").first()
+    now = timezone.now()
+    attempts = None
+    if staff:
+        attempts = list(
+            HandoverAttempt.objects.filter(member=member)
+            .select_related("actor")
+            .order_by("-at", "-pk")[:PIN_ATTEMPTS_SHOWN]
+        )
+    form = page_forms(request).get("handover_pin") or (SetPinForm() if may_set_pin(user, member) else None)
+    return Section(
+        template="custody/_pin_section.html",
+        context={
+            "record": record,
+            "locked": bool(record and record.locked_until and record.locked_until > now),
+            "attempts": attempts,
+            "form": form,
+            "own": own,
+        },
+    )
+
+
+class SetPinView(LoginRequiredMixin, View):
+    """Set a member's handover PIN: from their own account, or by an armorer or commander with the member present."""
+
+    def post(self, request, member_no):
+        with page_lookup():
+            member = find_visible_member(request.user, member_no)
+        if not may_set_pin(request.user, member):
+            raise PermissionDenied(f"Only the member, or an armorer or commander of {member.unit.code}, sets this PIN.")
+        form = SetPinForm(request.POST)
+        status = FORM_ERROR_STATUS
+        if form.is_valid():
+            try:
+                handover.set_pin(member=member, pin=form.cleaned_data["new_pin"], actor=request.user)
+            except DomainError as exc:
+                status = add_domain_error(form, exc)
+            else:
+                messages.success(request, f"Handover PIN set for {member.full_name}.")
+                return redirect("member-page", member_no=member.member_no)
+        mark_invalid(form)
+        return render_member_page(request, member, forms={"handover_pin": form}, status=status)
