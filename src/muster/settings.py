@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -230,6 +231,23 @@ MUSTER_LOSS_REPORT_HOURS = env_int("MUSTER_LOSS_REPORT_HOURS", 24, minimum=1)
 
 # Overdue items: armorers are told at once, commanders this many hours later.
 MUSTER_OVERDUE_ESCALATION_HOURS = env_int("MUSTER_OVERDUE_ESCALATION_HOURS", 12, minimum=0)
+
+# Content Security Policy: scripts and styles only from our own origin — no inline script anywhere (a test reads
+# every template), and the API docs load their start-up script from a URL of their own.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)

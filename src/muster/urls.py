@@ -1,7 +1,11 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name no icon (admin, API docs).
+    path("favicon.ico", RedirectView.as_view(url=static("muster/favicon.svg"), permanent=True)),
     path("", include("muster.core.urls")),
     path("", include("muster.members.urls")),
     path("", include("muster.custody.urls_receipts")),
