@@ -12,6 +12,7 @@ from rest_framework.routers import DefaultRouter
 
 from muster.core.api import ObtainTokenView
 from muster.custody import api as custody_api
+from muster.custody import api_controls as custody_controls
 from muster.custody import api_handover as custody_handover
 from muster.custody import api_reports as custody_reports
 from muster.members import api as members_api
@@ -32,12 +33,16 @@ router.register("armories", custody_api.ArmoryViewSet, basename="armory")
 router.register("items", custody_api.ItemViewSet, basename="item")
 router.register("recalls", custody_reports.RecallViewSet, basename="recall")
 router.register("ledger", custody_api.LedgerViewSet, basename="ledger")
+router.register("loss-cases", custody_controls.LossCaseViewSet, basename="loss-case")
+router.register("counts", custody_controls.CountViewSet, basename="count")
 
 # The schema and docs describe every endpoint to any signed-in account (SERVE_PUBLIC), but not to strangers.
 _signed_in = {"permission_classes": [IsAuthenticated]}
 
 member = "v1/members/<str:member_no>"
 session = "v1/training-sessions/<int:pk>"
+loss_case = "v1/loss-cases/<int:pk>"
+count = "v1/counts/<int:pk>"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(**_signed_in), name="schema"),
@@ -71,6 +76,23 @@ urlpatterns = [
         "v1/reports/overrides/",
         custody_reports.OverrideReportViewSet.as_view({"get": "list"}),
         name="report-overrides",
+    ),
+    path("v1/custody/maintenance/send", custody_controls.MaintenanceSendView.as_view(), name="maintenance-send"),
+    path(
+        "v1/custody/maintenance/receive", custody_controls.MaintenanceReceiveView.as_view(), name="maintenance-receive"
+    ),
+    path(
+        "v1/reports/inspections/",
+        custody_controls.InspectionReportViewSet.as_view({"get": "list"}),
+        name="report-inspections",
+    ),
+    path(f"{loss_case}/report", custody_controls.ReportView.as_view(), name="loss-case-report"),
+    path(f"{loss_case}/recover", custody_controls.RecoverView.as_view(), name="loss-case-recover"),
+    path(f"{count}/scan", custody_controls.ScanView.as_view(), name="count-scan"),
+    path(f"{count}/submit", custody_controls.SubmitView.as_view(), name="count-submit"),
+    path(f"{count}/sign", custody_controls.SignView.as_view(), name="count-sign"),
+    path(
+        "v1/counts/discrepancies/<int:pk>/resolve", custody_controls.ResolveView.as_view(), name="discrepancy-resolve"
     ),
     path("v1/", include(router.urls)),
 ]

@@ -91,8 +91,10 @@ def scan(*, count: Count, code: str, actor: Account) -> CountScan:
 def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
     """Close scanning and list every discrepancy; sign at once where the armory needs no second signature."""
     count = Count.objects.select_for_update().select_related("armory").get(pk=count.pk)
-    if count.status != Count.Status.IN_PROGRESS or count.counter_id != actor.pk:
-        raise Refused("Only the counter submits an open count.", code="count_not_open")
+    if count.counter_id != actor.pk:
+        raise NotPermitted("Only the counter submits the count.", code="not_the_counter")
+    if count.status != Count.Status.IN_PROGRESS:
+        raise Refused("The count is not open.", code="count_not_open")
     scans = list(count.scans.all())
     expected = set(count.expected)
     seen = Counter(scan.item_id for scan in scans if scan.item_id)

@@ -50,4 +50,11 @@ class LedgerFilterSet(django_filters.FilterSet):
         fields = ["kind"]
 
     def by_member(self, queryset, name, value):
-        return queryset.filter(Q(from_member__member_no=value) | Q(to_member__member_no=value))
+        # Resolve the number first: an OR over two joins defeats the (from_member, seq) and (to_member, seq)
+        # indexes on a ledger of millions of events, while an OR over two ids uses both.
+        from muster.members.models import Member
+
+        member_id = Member.objects.filter(member_no=value).values_list("pk", flat=True).first()
+        if member_id is None:
+            return queryset.none()
+        return queryset.filter(Q(from_member_id=member_id) | Q(to_member_id=member_id))

@@ -32,6 +32,13 @@ def purge_ledger() -> None:
     """Empty the custody tables, which the append-only triggers otherwise forbid. Tests only."""
     triggers.uninstall(connection)
     try:
+        # Rows that point at ledger events go first (they protect them).
+        from muster.custody.models import Count, LossCase, OverdueNotice, Recall
+
+        Count.objects.all().delete()  # with its scans and discrepancies
+        LossCase.objects.all().delete()
+        Recall.objects.all().delete()
+        OverdueNotice.objects.all().delete()
         LedgerEvent.objects.all().delete()
         Item.objects.all().delete()
         LedgerHead.objects.update_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})

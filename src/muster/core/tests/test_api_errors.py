@@ -137,15 +137,26 @@ def test_it_serves_an_openapi_3_document_of_every_endpoint(world):
         "/api/v1/training-sessions/", "/api/v1/training-sessions/{id}/", "/api/v1/training-sessions/{id}/enroll",
         "/api/v1/training-sessions/{id}/results", "/api/v1/training-sessions/{id}/cancel", "/api/v1/recalls/",
         "/api/v1/recalls/{id}/", "/api/v1/reports/expiring/", "/api/v1/reports/overrides/",
-        "/api/v1/custody/transfer", "/api/v1/members/{member_no}/pin",
+        "/api/v1/custody/transfer", "/api/v1/members/{member_no}/pin", "/api/v1/loss-cases/",
+        "/api/v1/loss-cases/{id}/", "/api/v1/loss-cases/{id}/report", "/api/v1/loss-cases/{id}/recover",
+        "/api/v1/custody/maintenance/send", "/api/v1/custody/maintenance/receive", "/api/v1/reports/inspections/",
+        "/api/v1/counts/", "/api/v1/counts/{id}/", "/api/v1/counts/{id}/scan", "/api/v1/counts/{id}/submit",
+        "/api/v1/counts/{id}/sign", "/api/v1/counts/discrepancies/{id}/resolve",
     } <= set(document["paths"])  # fmt: skip
-    for custody_write in ("/api/v1/custody/issue", "/api/v1/custody/transfer"):
+    custody_writes = (
+        "/api/v1/custody/issue", "/api/v1/custody/transfer", "/api/v1/custody/maintenance/send",
+        "/api/v1/custody/maintenance/receive",
+    )  # fmt: skip
+    for custody_write in custody_writes:
         responses = document["paths"][custody_write]["post"]["responses"]
         assert set(responses) == {"201", "400", "401", "403", "404", "409"}, custody_write
     writes = [
         ("/api/v1/members/{member_no}/status", "post"), ("/api/v1/members/{member_no}/vettings/", "post"),
         ("/api/v1/training-sessions/", "post"), ("/api/v1/training-sessions/{id}/results", "post"),
-        ("/api/v1/members/{member_no}/pin", "post"),
+        ("/api/v1/members/{member_no}/pin", "post"), ("/api/v1/loss-cases/", "post"),
+        ("/api/v1/loss-cases/{id}/report", "post"), ("/api/v1/loss-cases/{id}/recover", "post"),
+        ("/api/v1/counts/", "post"), ("/api/v1/counts/{id}/scan", "post"),
+        ("/api/v1/counts/discrepancies/{id}/resolve", "post"),
     ]  # fmt: skip
     for path, method in writes:
         assert set(document["paths"][path][method]["responses"]) >= {"400", "401", "403", "404"}, path
@@ -180,7 +191,7 @@ def test_it_lists_the_v1_collections_at_the_api_root(world):
     body = client.get("/api/v1/").json()
     assert set(body) == {
         "units", "members", "qualifications", "courses", "training-sessions", "item-types", "armories", "items",
-        "recalls", "ledger",
+        "recalls", "ledger", "loss-cases", "counts",
     }  # fmt: skip
     assert body["ledger"] == "http://testserver/api/v1/ledger/"
     assert APIClient().get("/api/v1/").status_code == 401

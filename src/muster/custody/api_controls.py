@@ -1,0 +1,536 @@
+"""Custody controls in the API: loss cases, maintenance (send, receive, the inspection queue) and counts.
+
+Thin, like custody.api: serializers check the shape, the scoped querysets below find things within the caller's
+units (else 404), the services in losses.py, maintenance.py and counts.py decide and raise the domain errors.
+The lookups at the top are shared with the `muster loss` and `muster count` commands.
+"""
+
+import django_filters
+from django.db.models import Prefetch
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, parsers, permissions, serializers, status
+from rest_framework.response import Response
+
+from muster.core.api import AwareDateTimeField, HoldsRole, ScopedViewSet, error_responses, holds_role, require_role
+from muster.core.errors import NotFound, NotPermitted
+from muster.custody import counts, losses, maintenance, queries
+from muster.custody.api import (
+    CustodyActionView,
+    ItemBriefSerializer,
+    ItemRefField,
+    ItemSerializer,
+    LedgerEventSerializer,
+)
+from muster.custody.count_models import Count, CountScan, Discrepancy
+from muster.custody.filters import ItemFilterSet
+from muster.custody.models import Item, LossCase
+from muster.members import scope
+from muster.members.models import Account, Role
+
+_WRITE_ERRORS = error_responses(400, 401, 403, 404, 409)
+_LIST_ERRORS = error_responses(400, 401)
+_RETRIEVE_ERRORS = error_responses(401, 404)
+
+LossReporters = holds_role(
+    losses.REPORTERS,
+    code="not_loss_reporter",
+    message="Loss cases are handled by armorers, commanders and duty officers.",
+)
+Armorers = holds_role({Role.ARMORER}, code="not_armorer", message="This needs the armorer role.")
+Counters = holds_role(counts.COUNTERS, code="not_counter", message="Counts are made by armorers and duty officers.")
+Signers = holds_role(
+    counts.SIGNERS, code="not_counter", message="Counts are signed by armorers, commanders and duty officers."
+)
+
+
+def require_role_somewhere(account: Account, permission: type[HoldsRole]) -> None:
+    """The commands' counterpart of a permission class above: 403 / exit 4 before any lookup or input check."""
+    if not (scope.is_global(account) or scope.unit_paths(account, permission.roles)):
+        raise NotPermitted(permission.message, code=permission.code)
+
+
+# --- scoped lookups (TODO(lead): these belong in custody.queries next to visible_items) ---------------------------
+
+
+def visible_loss_cases(account: Account):
+    """Staff see the loss cases of items homed in their units."""
+    return LossCase.objects.filter(scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path"))
+
+
+def visible_counts(account: Account):
+    """Staff see the counts of their units' armories."""
+    return Count.objects.filter(scope.units_q(account, scope.STAFF_ROLES, field="armory__unit__path"))
+
+
+def find_loss_case(account: Account, pk) -> LossCase:
+    case = visible_loss_cases(account).filter(pk=_as_id(pk)).select_related("item__home_armory__unit").first()
+    if case is None:
+        raise NotFound(f"No loss case {pk} in your units.", code="loss_case_not_found")
+    return case
+
+
+def find_count(account: Account, pk) -> Count:
+    count = visible_counts(account).filter(pk=_as_id(pk)).select_related("armory__unit").first()
+    if count is None:
+        raise NotFound(f"No count {pk} in your units.", code="count_not_found")
+    return count
+
+
+def _as_id(value) -> int | None:
+    """A URL or command-line id as an int, or None (which then finds nothing: 404, not 500)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- loss cases ----------------------------------------------------------------------------------------------------
+
+
+class LossCaseSerializer(serializers.ModelSerializer):
+    item = ItemBriefSerializer(read_only=True)
+    home_armory = serializers.CharField(source="item.home_armory.code", read_only=True)
+    last_member = serializers.SlugRelatedField(
+        slug_field="member_no", read_only=True, help_text="The member who held it when it was lost (frozen)"
+    )
+    last_armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    opened_event = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Seq of the `loss` ledger event")
+    closed_event = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Seq of the `recover` ledger event")
+
+    class Meta:
+        model = LossCase
+        fields = [
+            "id", "item", "home_armory", "kind", "status", "last_member", "last_armory", "circumstances",
+            "occurred_at", "place", "police_report_no", "opened_at", "opened_by", "opened_event", "deadline",
+            "authorities_notified_at", "escalated_at", "closed_at", "closed_by", "closed_event", "recovery_notes",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class LossCaseFilterSet(django_filters.FilterSet):
+    armory = django_filters.CharFilter(field_name="item__home_armory__code", label="Home armory code of the item")
+
+    class Meta:
+        model = LossCase
+        fields = ["status", "kind"]
+
+
+class OpenCaseSerializer(serializers.Serializer):
+    item = ItemRefField(help_text="The item's id (number) or serial number (string)")
+    item_type = serializers.IntegerField(required=False, min_value=1, help_text="Needed when a serial repeats")
+    # A string checked by the service (400 unknown_kind), not an enum: a second "kind" enum used by two
+    # components would make drf-spectacular name it by a hash (TODO(lead): ENUM_NAME_OVERRIDES in settings).
+    kind = serializers.CharField(max_length=16, help_text=f"One of: {', '.join(LossCase.Kind.values)}")
+    circumstances = serializers.CharField(max_length=5000)
+    occurred_at = AwareDateTimeField(help_text="When it happened, as far as known")
+    place = serializers.CharField(max_length=300)
+    police_report_no = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+class ReportSerializer(serializers.Serializer):
+    police_report_no = serializers.CharField(max_length=64, help_text="The police (or authority) report number")
+
+
+class RecoverSerializer(serializers.Serializer):
+    armory = serializers.CharField(max_length=32, help_text="Code of the armory the item comes back into")
+    condition = serializers.ChoiceField(choices=Item.Condition.choices, required=False, help_text="Default: unchanged")
+    notes = serializers.CharField(max_length=2000, help_text="How and where it was recovered")
+
+
+def with_case_parties(cases):
+    return cases.select_related(
+        "item__item_type", "item__home_armory", "last_member", "last_armory", "opened_by", "closed_by"
+    )
+
+
+def case_response(request, pk: int, code: int = status.HTTP_200_OK) -> Response:
+    data = LossCaseSerializer(with_case_parties(LossCase.objects).get(pk=pk), context={"request": request}).data
+    created = code == status.HTTP_201_CREATED
+    headers = {"Location": reverse("api:loss-case-detail", kwargs={"pk": pk})} if created else None
+    return Response(data, status=code, headers=headers)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Loss cases of items homed in the caller's units, newest first",
+        responses={200: LossCaseSerializer, **_LIST_ERRORS},
+    ),
+    retrieve=extend_schema(summary="One loss case", responses={200: LossCaseSerializer, **_RETRIEVE_ERRORS}),
+)
+class LossCaseViewSet(ScopedViewSet):
+    serializer_class = LossCaseSerializer
+    filterset_class = LossCaseFilterSet
+    parser_classes = [parsers.JSONParser]
+
+    def get_permissions(self):
+        roles = [LossReporters] if self.action == "create" else []
+        return [permission() for permission in [permissions.IsAuthenticated, *roles]]
+
+    def scoped_queryset(self, account):
+        return with_case_parties(visible_loss_cases(account)).order_by("-opened_at", "-pk")
+
+    @extend_schema(
+        summary="Report an item lost, stolen, damaged or unaccounted for (armorers, commanders, duty officers)",
+        description="Writes a `loss` ledger event; the item stays with its last custodian, who may draw nothing "
+        "more until the case closes. 400: invalid, circumstances_missing, occurred_in_future, serial_ambiguous. "
+        "403: not_loss_reporter. 404: item_not_found. 409: item_already_lost.",
+        request=OpenCaseSerializer,
+        responses={201: LossCaseSerializer, **_WRITE_ERRORS},
+    )
+    def create(self, request):
+        body = OpenCaseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        item = CustodyActionView(request=request).find_item(data)  # the same id-or-serial lookup as issue
+        case = losses.open_case(
+            item=item, kind=data["kind"], circumstances=data["circumstances"], occurred_at=data["occurred_at"],
+            place=data["place"], police_report_no=data["police_report_no"], actor=request.user,
+        )  # fmt: skip
+        return case_response(request, case.pk, status.HTTP_201_CREATED)
+
+
+class CaseActionView(generics.GenericAPIView):
+    """POST /loss-cases/{id}/<action>: the case is looked up among the caller's (else 404), then the role."""
+
+    parser_classes = [parsers.JSONParser]
+    serializer_class = LossCaseSerializer
+    queryset = LossCase.objects.none()  # for the schema; lookups go through find_loss_case
+
+    def validated(self, serializer_class) -> dict:
+        body = serializer_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data
+
+
+class ReportView(CaseActionView):
+    permission_classes = [permissions.IsAuthenticated, LossReporters]
+
+    @extend_schema(
+        operation_id="loss_cases_report",
+        tags=["loss-cases"],
+        summary="Record the report to the police or authorities (stops the escalation clock)",
+        description="400: invalid, report_no_missing. 403: not_loss_reporter. 404: loss_case_not_found. "
+        "409: case_closed.",
+        request=ReportSerializer,
+        responses={200: LossCaseSerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request, pk):
+        case = find_loss_case(request.user, pk)
+        require_role(request.user, case.item.home_armory.unit, losses.REPORTERS, code="not_loss_reporter",
+                     detail=f"Only staff of {case.item.home_armory.unit.code} handle this case.")  # fmt: skip
+        data = self.validated(ReportSerializer)
+        losses.record_report_to_authorities(case=case, police_report_no=data["police_report_no"], actor=request.user)
+        return case_response(request, case.pk)
+
+
+class RecoverView(CaseActionView):
+    permission_classes = [permissions.IsAuthenticated, Armorers]
+
+    @extend_schema(
+        operation_id="loss_cases_recover",
+        tags=["loss-cases"],
+        summary="The item is back: a `recover` ledger event brings it into an armory and closes the case",
+        description="400: invalid, notes_missing, unknown_condition. 403: not_armorer (of the receiving armory's "
+        "unit). 404: loss_case_not_found, armory_not_found. 409: case_closed.",
+        request=RecoverSerializer,
+        responses={200: LossCaseSerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request, pk):
+        case = find_loss_case(request.user, pk)
+        data = self.validated(RecoverSerializer)
+        armory = queries.find_armory(request.user, data["armory"])
+        losses.recover(
+            case=case, armory=armory, actor=request.user, notes=data["notes"], condition=data.get("condition")
+        )
+        return case_response(request, case.pk)
+
+
+# --- maintenance ---------------------------------------------------------------------------------------------------
+
+
+class SendSerializer(serializers.Serializer):
+    item = ItemRefField(help_text="The item's id (number) or serial number (string)")
+    item_type = serializers.IntegerField(required=False, min_value=1, help_text="Needed when a serial repeats")
+    workshop = serializers.CharField(max_length=32, help_text="Code of the workshop (an armory of kind workshop)")
+    reason = serializers.CharField(max_length=2000, help_text="What needs doing")
+
+
+class ReceiveSerializer(serializers.Serializer):
+    item = ItemRefField(help_text="The item's id (number) or serial number (string)")
+    item_type = serializers.IntegerField(required=False, min_value=1, help_text="Needed when a serial repeats")
+    condition = serializers.ChoiceField(choices=Item.Condition.choices, help_text="Its condition after the work")
+    notes = serializers.CharField(max_length=2000, allow_blank=True, help_text="What was done")
+    armory = serializers.CharField(required=False, max_length=32, help_text="Store it comes back to (default: home)")
+    inspected = serializers.BooleanField(default=True, help_text="Counts as an inspection (sets last_inspected_on)")
+
+
+class MaintenanceSendView(CustodyActionView):
+    permission_classes = [permissions.IsAuthenticated, Armorers]
+    request_serializer = SendSerializer
+
+    @extend_schema(
+        operation_id="custody_maintenance_send",
+        tags=["custody"],
+        summary="Send an item from its store to a workshop",
+        description="Nothing is issued from a workshop (409 item_in_maintenance). 409: item_not_in_armory, "
+        "item_in_maintenance, item_lost. 400: invalid, not_a_workshop, reason_missing. 403: not_armorer. "
+        "404: item_not_found, armory_not_found (the workshop).",
+        request=SendSerializer,
+        responses={201: LedgerEventSerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = self.validated(request)
+        item = self.find_item(data)
+        workshop = queries.find_armory(request.user, data["workshop"])
+        return self.created(maintenance.send(item=item, workshop=workshop, actor=request.user, reason=data["reason"]))
+
+
+class MaintenanceReceiveView(CustodyActionView):
+    permission_classes = [permissions.IsAuthenticated, Armorers]
+    request_serializer = ReceiveSerializer
+
+    @extend_schema(
+        operation_id="custody_maintenance_receive",
+        tags=["custody"],
+        summary="Take an item back from the workshop into a store, with its condition after the work",
+        description="409: item_not_in_maintenance. 400: invalid, not_a_store, unknown_condition. 403: not_armorer "
+        "(of the receiving store). 404: item_not_found, armory_not_found.",
+        request=ReceiveSerializer,
+        responses={201: LedgerEventSerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request):
+        data = self.validated(request)
+        item = self.find_item(data)
+        armory = queries.find_armory(request.user, data["armory"]) if data.get("armory") else None
+        event = maintenance.receive(
+            item=item, actor=request.user, condition=data["condition"], notes=data["notes"], armory=armory,
+            inspected=data["inspected"],
+        )  # fmt: skip
+        return self.created(event)
+
+
+class InspectionDueSerializer(ItemSerializer):
+    """An item due for inspection: never inspected, or last inspected longer ago than its type's interval."""
+
+    inspection_interval_days = serializers.IntegerField(source="item_type.inspection_interval_days", read_only=True)
+
+    class Meta(ItemSerializer.Meta):
+        fields = [*ItemSerializer.Meta.fields, "last_inspected_on", "inspection_interval_days"]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Items due for inspection among those the caller sees (never inspected first)",
+        responses={200: InspectionDueSerializer, **_LIST_ERRORS},
+    ),
+)
+class InspectionReportViewSet(ScopedViewSet):
+    serializer_class = InspectionDueSerializer
+    filterset_class = ItemFilterSet
+
+    def scoped_queryset(self, account):
+        items = queries.visible_items(account).select_related(
+            "item_type", "home_armory", "holder_armory", "holder_member"
+        )
+        return maintenance.due_for_inspection(items)
+
+
+# --- counts --------------------------------------------------------------------------------------------------------
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    item = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Id of the item the code matched; null: none")
+
+    class Meta:
+        model = CountScan
+        fields = ["id", "code", "item", "scanned_at"]
+        read_only_fields = fields
+
+
+class DiscrepancySerializer(serializers.ModelSerializer):
+    item = ItemBriefSerializer(read_only=True, allow_null=True)
+    count = serializers.PrimaryKeyRelatedField(read_only=True)
+    loss_case = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The loss case it became, if any")
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Discrepancy
+        fields = ["id", "count", "kind", "item", "code", "resolution", "explanation", "loss_case", "resolved_by",
+                  "resolved_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class CountSerializer(serializers.ModelSerializer):
+    armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    counter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    expected = serializers.ListField(
+        child=serializers.IntegerField(), read_only=True, help_text="Ids of the items the ledger placed there"
+    )
+    scans = ScanSerializer(many=True, read_only=True)
+    discrepancies = DiscrepancySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Count
+        fields = ["id", "armory", "status", "reason", "due_at", "counter", "started_at", "expected", "submitted_at",
+                  "signed_by", "signed_at", "scans", "discrepancies"]  # fmt: skip
+        read_only_fields = fields
+
+
+class CountFilterSet(django_filters.FilterSet):
+    armory = django_filters.CharFilter(field_name="armory__code", label="Armory code")
+
+    class Meta:
+        model = Count
+        fields = ["status"]
+
+
+class StartSerializer(serializers.Serializer):
+    armory = serializers.CharField(max_length=32, help_text="Code of the armory to count")
+    reason = serializers.CharField(required=False, default="on demand", max_length=200)
+
+
+class CodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=80, help_text="What the scanner read (an item's serial number)")
+
+
+class ResolveSerializer(serializers.Serializer):
+    explanation = serializers.CharField(max_length=5000, help_text="What was found, or what happened")
+    open_loss_case = serializers.BooleanField(default=False, help_text="Missing items only: open a loss case")
+    place = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+def with_results(counts_qs):
+    return counts_qs.select_related("armory", "counter", "signed_by").prefetch_related(
+        "scans",
+        Prefetch("discrepancies", queryset=Discrepancy.objects.select_related("item__item_type", "resolved_by")),
+    )
+
+
+def count_response(request, pk: int, code: int = status.HTTP_200_OK) -> Response:
+    data = CountSerializer(with_results(Count.objects).get(pk=pk), context={"request": request}).data
+    created = code == status.HTTP_201_CREATED
+    headers = {"Location": reverse("api:count-detail", kwargs={"pk": pk})} if created else None
+    return Response(data, status=code, headers=headers)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Counts of the caller's armories, newest first, with scans and discrepancies",
+        responses={200: CountSerializer, **_LIST_ERRORS},
+    ),
+    retrieve=extend_schema(summary="One count", responses={200: CountSerializer, **_RETRIEVE_ERRORS}),
+)
+class CountViewSet(ScopedViewSet):
+    serializer_class = CountSerializer
+    filterset_class = CountFilterSet
+    parser_classes = [parsers.JSONParser]
+
+    def get_permissions(self):
+        roles = [Counters] if self.action == "create" else []
+        return [permission() for permission in [permissions.IsAuthenticated, *roles]]
+
+    def scoped_queryset(self, account):
+        return with_results(visible_counts(account)).order_by("-started_at", "-pk")
+
+    @extend_schema(
+        summary="Start counting an armory (armorers and duty officers); fixes what should be on its shelves",
+        description="A count already due there is started. 403: not_counter. 404: armory_not_found. "
+        "409: count_in_progress, same_counter (they did the previous count).",
+        request=StartSerializer,
+        responses={201: CountSerializer, **_WRITE_ERRORS},
+    )
+    def create(self, request):
+        body = StartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        armory = queries.find_armory(request.user, body.validated_data["armory"])
+        count = counts.start(armory=armory, actor=request.user, reason=body.validated_data["reason"])
+        return count_response(request, count.pk, status.HTTP_201_CREATED)
+
+
+class CountActionView(CaseActionView):
+    serializer_class = CountSerializer
+    queryset = Count.objects.none()
+
+
+class ScanView(CountActionView):
+    @extend_schema(
+        operation_id="counts_scan",
+        tags=["counts"],
+        summary="Record one scanned code (the counter only)",
+        description="400: invalid, scan_empty. 403: not_the_counter. 404: count_not_found. 409: count_not_open.",
+        request=CodeSerializer,
+        responses={201: ScanSerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request, pk):
+        count = find_count(request.user, pk)
+        code = self.validated(CodeSerializer)["code"]
+        scan = counts.scan(count=count, code=code, actor=request.user)
+        return Response(ScanSerializer(scan).data, status=status.HTTP_201_CREATED)
+
+
+class SubmitView(CountActionView):
+    @extend_schema(
+        operation_id="counts_submit",
+        tags=["counts"],
+        summary="Close scanning and list the discrepancies (the counter only)",
+        description="Closes the count at once where the armory needs no second signature. "
+        "403: not_the_counter. 404: count_not_found. 409: count_not_open.",
+        request=None,
+        responses={200: CountSerializer, **error_responses(401, 403, 404, 409)},
+    )
+    def post(self, request, pk):
+        count = find_count(request.user, pk)
+        counts.submit(count=count, actor=request.user)
+        return count_response(request, count.pk)
+
+
+class SignView(CountActionView):
+    permission_classes = [permissions.IsAuthenticated, Signers]
+
+    @extend_schema(
+        operation_id="counts_sign",
+        tags=["counts"],
+        summary="Sign a submitted count as the second person (armorers, commanders, duty officers)",
+        description="403: not_counter. 404: count_not_found. 409: count_not_submitted, same_signer.",
+        request=None,
+        responses={200: CountSerializer, **error_responses(401, 403, 404, 409)},
+    )
+    def post(self, request, pk):
+        count = find_count(request.user, pk)
+        counts.sign(count=count, actor=request.user)
+        return count_response(request, count.pk)
+
+
+class ResolveView(CountActionView):
+    permission_classes = [permissions.IsAuthenticated, Signers]
+    serializer_class = DiscrepancySerializer
+    queryset = Discrepancy.objects.none()
+
+    @extend_schema(
+        operation_id="counts_discrepancies_resolve",
+        tags=["counts"],
+        summary="Resolve a discrepancy: found/explained, or (a missing item) a loss case",
+        description="400: invalid, explanation_missing, not_missing. 403: not_counter, not_loss_reporter. "
+        "404: discrepancy_not_found. 409: already_resolved, item_already_lost.",
+        request=ResolveSerializer,
+        responses={200: DiscrepancySerializer, **_WRITE_ERRORS},
+    )
+    def post(self, request, pk):
+        discrepancy = (
+            Discrepancy.objects.filter(pk=_as_id(pk), count__in=visible_counts(request.user))
+            .select_related("count__armory__unit")
+            .first()
+        )
+        if discrepancy is None:
+            raise NotFound(f"No discrepancy {pk} in your units.", code="discrepancy_not_found")
+        require_role(request.user, discrepancy.count.armory.unit, counts.SIGNERS, code="not_counter",
+                     detail=f"Only staff of {discrepancy.count.armory.unit.code} resolve its counts.")  # fmt: skip
+        data = self.validated(ResolveSerializer)
+        counts.resolve(discrepancy=discrepancy, actor=request.user, **data)
+        resolved = Discrepancy.objects.select_related("item__item_type", "resolved_by").get(pk=discrepancy.pk)
+        return Response(DiscrepancySerializer(resolved).data)

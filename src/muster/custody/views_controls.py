@@ -1,0 +1,499 @@
+"""Web pages for the custody controls: loss cases, maintenance and inspections, counts.
+
+Thin as the counter views: look the object up in the account's units (another unit's answers 404), check the role
+for the page (403), call the service, and show a DomainError on the form with its status. The item and armory
+pages load their panels from here with htmx (item-controls, armory-counts), so views.py needs no change.
+"""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count as Tally
+from django.db.models import F, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from muster.core.errors import DomainError
+from muster.core.views import (
+    FORM_ERROR_STATUS,
+    add_domain_error,
+    is_htmx,
+    is_staff,
+    mark_invalid,
+    nav_flags,
+    page_lookup,
+    paginate,
+    query_without_page,
+)
+from muster.custody import counts, losses, maintenance, queries
+from muster.custody.count_models import Count, Discrepancy
+from muster.custody.forms_controls import (
+    LossReportForm,
+    PoliceReportForm,
+    ReceiveForm,
+    RecoverForm,
+    ResolveForm,
+    ScanForm,
+    SendForm,
+)
+from muster.custody.models import Armory, HolderKind, Item, LossCase
+from muster.members import scope
+from muster.members.models import Account, Role
+
+CASES_PER_PAGE = 50
+INSPECTIONS_PER_PAGE = 50
+COUNTS_PER_PAGE = 25
+OPEN_COUNT = [Count.Status.DUE, Count.Status.IN_PROGRESS, Count.Status.SUBMITTED]
+
+
+def _page(request, template: str, context: dict, status: int = 200):
+    return render(request, template, {"nav": nav_flags(request.user), **context}, status=status)
+
+
+def _require_staff(user: Account) -> None:
+    if not is_staff(user):
+        raise PermissionDenied("This page is for unit staff.")
+
+
+def visible_item(user: Account, pk: int) -> Item:
+    item = (
+        queries.visible_items(user)
+        .select_related("item_type", "home_armory__unit", "holder_armory__unit", "holder_member")
+        .filter(pk=pk)
+        .first()
+    )
+    if item is None:
+        raise Http404("No such item in your units.")
+    return item
+
+
+def stores_for(user: Account):
+    """The stores an account may bring items into: those of the units where it is an armorer."""
+    return Armory.objects.filter(kind=Armory.Kind.STORE).filter(scope.units_q(user, {Role.ARMORER}, field="unit__path"))
+
+
+def workshops_for(item: Item):
+    """Workshops of the item's unit tree: its own unit, the units above it, and the units below it."""
+    unit = item.home_armory.unit
+    above = [int(part) for part in unit.path.strip("/").split("/")]
+    return Armory.objects.filter(kind=Armory.Kind.WORKSHOP).filter(
+        Q(unit_id__in=above) | Q(unit__path__startswith=unit.path)
+    )
+
+
+# --- the item page's panel and its forms -----------------------------------------------------------------------------
+
+
+def item_controls(user: Account, item: Item) -> dict:
+    cases = list(LossCase.objects.filter(item=item).order_by("-opened_at")[:5])
+    case = next((c for c in cases if c.is_open), None)
+    in_store = item.holder_kind == HolderKind.ARMORY and item.holder_armory.kind == Armory.Kind.STORE
+    in_workshop = item.holder_kind == HolderKind.ARMORY and item.holder_armory.kind == Armory.Kind.WORKSHOP
+    interval = item.item_type.inspection_interval_days
+    return {
+        "item": item,
+        "case": case,
+        "cases": cases,
+        "in_workshop": in_workshop,
+        "next_inspection": item.last_inspected_on + timedelta(days=interval)
+        if interval and item.last_inspected_on
+        else None,
+        "today": timezone.localdate(),
+        "can_report": case is None and scope.has_role(user, item.home_armory.unit, losses.REPORTERS),
+        "can_send": case is None and in_store and scope.has_role(user, item.holder_armory.unit, {Role.ARMORER}),
+        "can_receive": in_workshop and scope.has_role(user, item.home_armory.unit, {Role.ARMORER}),
+    }
+
+
+class ItemControlsView(LoginRequiredMixin, View):
+    """Loss cases, maintenance and inspection of one item: a panel on the item page (htmx) or a page of its own."""
+
+    def get(self, request, pk):
+        context = item_controls(request.user, visible_item(request.user, pk))
+        if is_htmx(request):
+            return render(request, "custody/_loss_item_controls.html", context)
+        return _page(request, "custody/loss_item_controls.html", context)
+
+
+class ItemFormView(LoginRequiredMixin, View):
+    """A form about one item: GET shows it, POST calls the service and goes back to the item page."""
+
+    template_name = "custody/maintenance_form.html"
+    form_class = LossReportForm
+    roles = frozenset({Role.ARMORER})
+    denied = "Only the unit's armorers do this."
+    title = ""
+    done = ""
+
+    def form(self, item, data=None):
+        return self.form_class(data)
+
+    def perform(self, item, data):
+        raise NotImplementedError
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.item = visible_item(request.user, kwargs["pk"])
+        if not scope.has_role(request.user, self.item.home_armory.unit, self.roles):
+            raise PermissionDenied(self.denied)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk):
+        return self.show(self.form(self.item))
+
+    def post(self, request, pk):
+        form = self.form(self.item, request.POST)
+        status = FORM_ERROR_STATUS
+        if form.is_valid():
+            try:
+                result = self.perform(self.item, form.cleaned_data)
+            except DomainError as exc:
+                status = add_domain_error(form, exc)
+            else:
+                messages.success(request, self.done.format(item=self.item))
+                return redirect(self.success_url(result))
+        return self.show(mark_invalid(form), status=status)
+
+    def success_url(self, result) -> str:
+        return reverse("item-page", args=[self.item.pk])
+
+    def show(self, form, status=200):
+        context = {"item": self.item, "form": form, "title": self.title}
+        return _page(self.request, self.template_name, context, status=status)
+
+
+class ReportLossView(ItemFormView):
+    template_name = "custody/loss_report.html"
+    form_class = LossReportForm
+    roles = losses.REPORTERS
+    denied = "Only the unit's armorers, commanders and duty officers report losses."
+    title = "Report a loss"
+    done = "Loss case opened for {item}."
+
+    def perform(self, item, data):
+        return losses.open_case(item=item, actor=self.request.user, **data)
+
+    def success_url(self, case):
+        return reverse("loss-page", args=[case.pk])
+
+
+class SendForMaintenanceView(ItemFormView):
+    title = "Send for maintenance"
+    done = "{item} sent for maintenance."
+
+    def form(self, item, data=None):
+        return SendForm(data, workshops=workshops_for(item))
+
+    def perform(self, item, data):
+        return maintenance.send(item=item, actor=self.request.user, **data)
+
+
+class ReceiveFromMaintenanceView(ItemFormView):
+    title = "Receive from maintenance"
+    done = "{item} is back from maintenance."
+
+    def form(self, item, data=None):
+        return ReceiveForm(data, stores=stores_for(self.request.user))
+
+    def perform(self, item, data):
+        return maintenance.receive(item=item, actor=self.request.user, **data)
+
+
+class InspectionListView(LoginRequiredMixin, View):
+    """Items due for inspection in the account's units, never-inspected and longest-overdue first."""
+
+    def get(self, request):
+        _require_staff(request.user)
+        items = maintenance.due_for_inspection(queries.visible_items(request.user)).select_related(
+            "item_type", "home_armory", "holder_armory", "holder_member"
+        )
+        page_obj = paginate(request, items, INSPECTIONS_PER_PAGE)
+        for item in page_obj:
+            days = item.item_type.inspection_interval_days
+            item.due_on = item.last_inspected_on + timedelta(days=days) if item.last_inspected_on else None
+        context = {"page_obj": page_obj, "query": query_without_page(request), "now": timezone.now()}
+        return _page(request, "custody/maintenance_inspections.html", context)
+
+
+# --- loss cases ------------------------------------------------------------------------------------------------------
+
+
+def visible_cases(user: Account):
+    return LossCase.objects.filter(scope.units_q(user, scope.STAFF_ROLES, field="item__home_armory__unit__path"))
+
+
+class LossListView(LoginRequiredMixin, View):
+    """Every case of the account's units: open and escalated first, nearest deadline first; then the closed ones."""
+
+    def get(self, request):
+        _require_staff(request.user)
+        cases = visible_cases(request.user).select_related(
+            "item__item_type", "item__home_armory", "last_member", "last_armory", "opened_by"
+        )
+        if request.GET.get("show") == "open":
+            cases = cases.filter(closed_at=None)
+        cases = cases.order_by(F("closed_at").desc(nulls_first=True), "deadline", "pk")
+        page_obj = paginate(request, cases, CASES_PER_PAGE)
+        context = {"page_obj": page_obj, "query": query_without_page(request), "now": timezone.now()}
+        context["show"] = request.GET.get("show", "")
+        return _page(request, "custody/losses.html", context)
+
+
+class LossCaseView(LoginRequiredMixin, View):
+    """The case page; its two forms post to the same address with `action` = report or recover."""
+
+    def case(self, request, pk) -> LossCase:
+        cases = visible_cases(request.user).select_related(
+            "item__item_type", "item__home_armory__unit", "last_member", "last_armory", "opened_by", "closed_by",
+            "opened_event", "closed_event",
+        )  # fmt: skip
+        case = cases.filter(pk=pk).first()
+        if case is None:
+            raise Http404("No such loss case in your units.")
+        return case
+
+    def get(self, request, pk):
+        return self.show(self.case(request, pk))
+
+    def post(self, request, pk):
+        case = self.case(request, pk)
+        user, action = request.user, request.POST.get("action")
+        if action == "report":
+            form, perform = PoliceReportForm(request.POST), losses.record_report_to_authorities
+            forms, done = {"report_form": form}, "Police report number recorded."
+        elif action == "recover":
+            if not scope.has_role(user, case.item.home_armory.unit, {Role.ARMORER}):
+                raise PermissionDenied("Only the unit's armorers take a recovered item back in.")
+            form = RecoverForm(request.POST, armories=stores_for(user))
+            forms, done = {"recover_form": form}, f"{case.item} recovered; the case is closed."
+
+            def perform(*, case, actor, armory, condition, notes):
+                return losses.recover(case=case, actor=actor, armory=armory, notes=notes, condition=condition or None)
+        else:
+            raise Http404("Unknown action.")
+        status = FORM_ERROR_STATUS
+        if form.is_valid():
+            try:
+                perform(case=case, actor=user, **form.cleaned_data)
+            except DomainError as exc:
+                status = add_domain_error(form, exc)
+            else:
+                messages.success(request, done)
+                return redirect("loss-page", pk=case.pk)
+        mark_invalid(form)
+        return self.show(case, status=status, **forms)
+
+    def show(self, case, *, status=200, report_form=None, recover_form=None):
+        user = self.request.user
+        may_report = case.is_open and scope.has_role(user, case.item.home_armory.unit, losses.REPORTERS)
+        may_recover = case.is_open and scope.has_role(user, case.item.home_armory.unit, {Role.ARMORER})
+        if may_recover and recover_form is None:
+            recover_form = RecoverForm(armories=stores_for(user), initial={"armory": case.item.home_armory_id})
+        context = {
+            "case": case,
+            "now": timezone.now(),
+            "report_form": report_form or (PoliceReportForm() if may_report else None),
+            "recover_form": recover_form if may_recover else None,
+        }
+        return _page(self.request, "custody/loss_detail.html", context, status=status)
+
+
+# --- counts ----------------------------------------------------------------------------------------------------------
+
+
+def count_summary(user: Account, armory: Armory) -> dict:
+    """The armory page's count panel: the open count if any, the last signed one, and whether one is due."""
+    now = timezone.now()
+    open_count = Count.objects.filter(armory=armory, status__in=OPEN_COUNT).select_related("counter").first()
+    last = (
+        Count.objects.filter(armory=armory, status=Count.Status.CLOSED)
+        .select_related("counter", "signed_by")
+        .annotate(discrepancy_total=Tally("discrepancies"))
+        .order_by("-signed_at")
+        .first()
+    )
+    rules = counts.policy(armory)
+    next_due = last.signed_at + counts.PERIOD[rules.frequency] if last else None
+    return {
+        "armory": armory,
+        "open_count": open_count,
+        "last_count": last,
+        "rules": rules,
+        "next_due": next_due,
+        "due": (open_count is not None and open_count.status == Count.Status.DUE)
+        or (open_count is None and (next_due is None or next_due <= now)),
+        "can_start": scope.has_role(user, armory.unit, counts.COUNTERS)
+        and (open_count is None or open_count.status == Count.Status.DUE),
+        "now": now,
+    }
+
+
+class ArmoryCountsView(LoginRequiredMixin, View):
+    """GET: the count panel (htmx) or the armory's count history page. POST: start a count."""
+
+    def armory(self, request, code) -> Armory:
+        with page_lookup():
+            return queries.find_armory(request.user, code)
+
+    def get(self, request, code):
+        armory = self.armory(request, code)
+        if is_htmx(request):
+            return render(request, "custody/_count_panel.html", count_summary(request.user, armory))
+        return self.show(armory)
+
+    def post(self, request, code):
+        armory = self.armory(request, code)
+        try:
+            count = counts.start(armory=armory, actor=request.user, reason=request.POST.get("reason") or "on demand")
+        except DomainError as exc:
+            return self.show(armory, error=exc, status=exc.http_status)
+        return redirect("count-page", pk=count.pk)
+
+    def show(self, armory, *, error=None, status=200):
+        history = (
+            Count.objects.filter(armory=armory)
+            .select_related("counter", "signed_by")
+            .annotate(discrepancy_total=Tally("discrepancies"), scan_total=Tally("scans", distinct=True))
+            .order_by(F("started_at").desc(nulls_first=True), "-pk")
+        )
+        context = {**count_summary(self.request.user, armory), "error": error}
+        context.update(
+            page_obj=paginate(self.request, history, COUNTS_PER_PAGE), query=query_without_page(self.request)
+        )
+        return _page(self.request, "custody/counts.html", context, status=status)
+
+
+def visible_count(user: Account, pk: int) -> Count:
+    count = (
+        Count.objects.filter(armory__in=queries.visible_armories(user))
+        .select_related("armory__unit", "counter", "signed_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if count is None:
+        raise Http404("No such count in your units.")
+    return count
+
+
+def scan_context(user: Account, count: Count, form=None) -> dict:
+    scans = list(count.scans.select_related("item__item_type").order_by("-scanned_at", "-pk"))
+    expected = set(count.expected)
+    seen: dict[int, int] = {}
+    for scan in reversed(scans):
+        scan.expected = scan.item_id in expected
+        seen[scan.item_id] = seen.get(scan.item_id, 0) + 1
+        scan.repeat = scan.item_id is not None and seen[scan.item_id] > 1
+    scanning = count.status == Count.Status.IN_PROGRESS and count.counter_id == user.pk
+    return {
+        "count": count,
+        "scans": scans,
+        "expected_total": len(expected),
+        "expected_found": len(expected & set(seen)),
+        # A refused scan keeps its box, so the refusal shows even to someone who may not scan.
+        "scan_form": form if form is not None else (ScanForm() if scanning else None),
+    }
+
+
+class CountView(LoginRequiredMixin, View):
+    """The count page: scanning (for the counter), then the discrepancies, their resolution, and the signature."""
+
+    def get(self, request, pk):
+        return self.show(visible_count(request.user, pk))
+
+    def show(self, count, *, status=200, error=None, scan_form=None, resolve_forms=None):
+        user = self.request.user
+        discrepancies = list(
+            count.discrepancies.select_related("item__item_type", "loss_case", "resolved_by").order_by(
+                "resolution", "kind", "pk"
+            )
+        )
+        may_resolve = scope.has_role(user, count.armory.unit, counts.SIGNERS)
+        for discrepancy in discrepancies:
+            form = (resolve_forms or {}).get(discrepancy.pk)
+            if form is None and may_resolve and not discrepancy.resolution:
+                form = ResolveForm(discrepancy=discrepancy)
+            discrepancy.form = form
+        context = {
+            **scan_context(user, count, scan_form),
+            "discrepancies": discrepancies,
+            "unresolved": sum(1 for d in discrepancies if not d.resolution),
+            "can_sign": count.status == Count.Status.SUBMITTED
+            and count.counter_id != user.pk
+            and scope.has_role(user, count.armory.unit, counts.SIGNERS),
+            "error": error,
+        }
+        return _page(self.request, "custody/count_detail.html", context, status=status)
+
+
+class CountScanView(CountView):
+    def post(self, request, pk):
+        count = visible_count(request.user, pk)
+        form = ScanForm(request.POST)
+        status = FORM_ERROR_STATUS
+        if form.is_valid():
+            try:
+                counts.scan(count=count, code=form.cleaned_data["code"], actor=request.user)
+            except DomainError as exc:
+                status = add_domain_error(form, exc)
+            else:
+                if not is_htmx(request):
+                    return redirect("count-page", pk=count.pk)
+                return render(request, "custody/_count_scans.html", scan_context(request.user, count))
+        mark_invalid(form)
+        if is_htmx(request):
+            return render(request, "custody/_count_scans.html", scan_context(request.user, count, form), status=status)
+        return self.show(count, status=status, scan_form=form)
+
+
+class CountStepView(CountView):
+    """Submit (the counter) or sign (a second person): no input, only the service's verdict."""
+
+    step = "submit"
+
+    def post(self, request, pk):
+        count = visible_count(request.user, pk)
+        if self.step == "submit" and count.counter_id != request.user.pk:
+            # counts.submit answers 409 for anyone but the counter; here, as for scanning, it is a matter of role.
+            raise PermissionDenied("Only the counter submits the count.")
+        try:
+            getattr(counts, self.step)(count=count, actor=request.user)
+        except DomainError as exc:
+            return self.show(count, status=exc.http_status, error=exc)
+        messages.success(request, "Count submitted." if self.step == "submit" else "Count signed.")
+        return redirect("count-page", pk=count.pk)
+
+
+class ResolveDiscrepancyView(CountView):
+    def post(self, request, pk, discrepancy_pk):
+        count = visible_count(request.user, pk)
+        discrepancy = count.discrepancies.select_related("item__item_type").filter(pk=discrepancy_pk).first()
+        if discrepancy is None:
+            raise Http404("No such discrepancy in this count.")
+        form = ResolveForm(request.POST, discrepancy=discrepancy)
+        status = FORM_ERROR_STATUS
+        if form.is_valid():
+            try:
+                counts.resolve(discrepancy=discrepancy, actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                status = add_domain_error(form, exc)
+            else:
+                if is_htmx(request):
+                    discrepancy = Discrepancy.objects.select_related("item__item_type", "loss_case", "resolved_by").get(
+                        pk=discrepancy.pk
+                    )
+                    return render(
+                        request, "custody/_count_discrepancy.html", {"discrepancy": discrepancy, "count": count}
+                    )
+                return redirect("count-page", pk=count.pk)
+        mark_invalid(form)
+        if is_htmx(request):
+            discrepancy.form = form
+            context = {"discrepancy": discrepancy, "count": count}
+            return render(request, "custody/_count_discrepancy.html", context, status=status)
+        return self.show(count, status=status, resolve_forms={discrepancy.pk: form})
