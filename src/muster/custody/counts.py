@@ -17,7 +17,7 @@ from muster.custody import losses
 from muster.custody.count_models import Count, CountPolicy, CountScan, Discrepancy
 from muster.custody.models import Armory, HolderKind, Item, LossCase
 from muster.members import scope
-from muster.members.models import Account, Role, RoleAssignment
+from muster.members.models import Account, Role
 
 COUNTERS = frozenset({Role.ARMORER, Role.DUTY_OFFICER})
 SIGNERS = frozenset({Role.ARMORER, Role.COMMANDER, Role.DUTY_OFFICER})
@@ -173,12 +173,8 @@ def require_count(armory: Armory, *, reason: str, due_at: datetime | None = None
     if Count.objects.filter(armory=armory, status__in=["due", "in_progress", "submitted"]).exists():
         return None
     count = Count.objects.create(armory=armory, status=Count.Status.DUE, reason=reason, due_at=due_at or timezone.now())
-    unit_ids = [int(part) for part in armory.unit.path.strip("/").split("/")]
-    armorers = RoleAssignment.objects.filter(unit_id__in=unit_ids, role=Role.ARMORER).values_list(
-        "account_id", flat=True
-    )
     notify(
-        list(armorers),
+        scope.holders_of_role_over(armory.unit, [Role.ARMORER]),
         subject=f"Count due: {armory.name}",
         body=f"Reason: {reason}.",
         url=reverse("armory-page", args=[armory.code]),

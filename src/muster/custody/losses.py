@@ -17,18 +17,13 @@ from muster.custody import ledger
 from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase
 from muster.custody.services import _lock
 from muster.members import scope
-from muster.members.models import Account, Role, RoleAssignment
+from muster.members.models import Account, Role
 
 REPORTERS = frozenset({Role.ARMORER, Role.COMMANDER, Role.DUTY_OFFICER})
 
 
 def _chain_of_command(item: Item) -> list[int]:
-    unit_ids = [int(part) for part in item.home_armory.unit.path.strip("/").split("/")]
-    return list(
-        RoleAssignment.objects.filter(unit_id__in=unit_ids, role__in=[Role.ARMORER, Role.COMMANDER])
-        .values_list("account_id", flat=True)
-        .distinct()
-    )
+    return scope.holders_of_role_over(item.home_armory.unit, [Role.ARMORER, Role.COMMANDER])
 
 
 def open_case(

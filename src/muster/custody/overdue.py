@@ -10,14 +10,12 @@ from django.utils import timezone
 
 from muster.core.notify import notify
 from muster.custody.models import HolderKind, Item, OverdueNotice
-from muster.members.models import Role, RoleAssignment
+from muster.members import scope
+from muster.members.models import Role
 
 
 def _recipients(item: Item, role: str) -> list[int]:
-    unit_ids = [int(part) for part in item.home_armory.unit.path.strip("/").split("/")]
-    return list(
-        RoleAssignment.objects.filter(unit_id__in=unit_ids, role=role).values_list("account_id", flat=True).distinct()
-    )
+    return scope.holders_of_role_over(item.home_armory.unit, [role])
 
 
 def _send(item: Item, level: str, now: datetime) -> bool:

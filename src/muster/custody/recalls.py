@@ -11,18 +11,14 @@ from django.utils import timezone
 
 from muster.core.notify import notify
 from muster.custody.models import HolderKind, Item, LedgerEvent, Recall
-from muster.members.models import Member, Role, RoleAssignment
+from muster.members import scope
+from muster.members.models import Member, Role
 from muster.training.models import MemberQualification, Qualification
 
 
 def _recipients(item: Item) -> list[int]:
     """The armorers and commanders of the item's home unit and every unit above it."""
-    unit_ids = [int(part) for part in item.home_armory.unit.path.strip("/").split("/")]
-    return list(
-        RoleAssignment.objects.filter(unit_id__in=unit_ids, role__in=[Role.ARMORER, Role.COMMANDER])
-        .values_list("account_id", flat=True)
-        .distinct()
-    )
+    return scope.holders_of_role_over(item.home_armory.unit, [Role.ARMORER, Role.COMMANDER])
 
 
 def raise_recall(*, item: Item, reason: str, detail: str) -> Recall | None:

@@ -82,3 +82,13 @@ def visible_members(account: Account) -> QuerySet[Member]:
     if not is_global(account) and account.member_id:
         query |= Q(pk=account.member_id)
     return Member.objects.filter(query)
+
+
+def holders_of_role_over(unit: Unit, roles: Iterable[str]) -> list[int]:
+    """Ids of the accounts holding any of `roles` on `unit` or a unit above it: whom to tell about it."""
+    unit_ids = [int(part) for part in unit.path.strip("/").split("/") if part]
+    return list(
+        RoleAssignment.objects.filter(unit_id__in=unit_ids, role__in=list(roles))
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
