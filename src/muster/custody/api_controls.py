@@ -50,41 +50,6 @@ def require_role_somewhere(account: Account, permission: type[HoldsRole]) -> Non
         raise NotPermitted(permission.message, code=permission.code)
 
 
-# --- scoped lookups (TODO(lead): these belong in custody.queries next to visible_items) ---------------------------
-
-
-def visible_loss_cases(account: Account):
-    """Staff see the loss cases of items homed in their units."""
-    return LossCase.objects.filter(scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path"))
-
-
-def visible_counts(account: Account):
-    """Staff see the counts of their units' armories."""
-    return Count.objects.filter(scope.units_q(account, scope.STAFF_ROLES, field="armory__unit__path"))
-
-
-def find_loss_case(account: Account, pk) -> LossCase:
-    case = visible_loss_cases(account).filter(pk=_as_id(pk)).select_related("item__home_armory__unit").first()
-    if case is None:
-        raise NotFound(f"No loss case {pk} in your units.", code="loss_case_not_found")
-    return case
-
-
-def find_count(account: Account, pk) -> Count:
-    count = visible_counts(account).filter(pk=_as_id(pk)).select_related("armory__unit").first()
-    if count is None:
-        raise NotFound(f"No count {pk} in your units.", code="count_not_found")
-    return count
-
-
-def _as_id(value) -> int | None:
-    """A URL or command-line id as an int, or None (which then finds nothing: 404, not 500)."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 # --- loss cases ----------------------------------------------------------------------------------------------------
 
 
@@ -170,7 +135,7 @@ class LossCaseViewSet(ScopedViewSet):
         return [permission() for permission in [permissions.IsAuthenticated, *roles]]
 
     def scoped_queryset(self, account):
-        return with_case_parties(visible_loss_cases(account)).order_by("-opened_at", "-pk")
+        return with_case_parties(queries.visible_loss_cases(account)).order_by("-opened_at", "-pk")
 
     @extend_schema(
         summary="Report an item lost, stolen, damaged or unaccounted for (armorers, commanders, duty officers)",
@@ -218,7 +183,7 @@ class ReportView(CaseActionView):
         responses={200: LossCaseSerializer, **_WRITE_ERRORS},
     )
     def post(self, request, pk):
-        case = find_loss_case(request.user, pk)
+        case = queries.find_loss_case(request.user, pk)
         require_role(request.user, case.item.home_armory.unit, losses.REPORTERS, code="not_loss_reporter",
                      detail=f"Only staff of {case.item.home_armory.unit.code} handle this case.")  # fmt: skip
         data = self.validated(ReportSerializer)
@@ -239,7 +204,7 @@ class RecoverView(CaseActionView):
         responses={200: LossCaseSerializer, **_WRITE_ERRORS},
     )
     def post(self, request, pk):
-        case = find_loss_case(request.user, pk)
+        case = queries.find_loss_case(request.user, pk)
         data = self.validated(RecoverSerializer)
         armory = queries.find_armory(request.user, data["armory"])
         losses.recover(
@@ -435,7 +400,7 @@ class CountViewSet(ScopedViewSet):
         return [permission() for permission in [permissions.IsAuthenticated, *roles]]
 
     def scoped_queryset(self, account):
-        return with_results(visible_counts(account)).order_by("-started_at", "-pk")
+        return with_results(queries.visible_counts(account)).order_by("-started_at", "-pk")
 
     @extend_schema(
         summary="Start counting an armory (armorers and duty officers); fixes what should be on its shelves",
@@ -467,7 +432,7 @@ class ScanView(CountActionView):
         responses={201: ScanSerializer, **_WRITE_ERRORS},
     )
     def post(self, request, pk):
-        count = find_count(request.user, pk)
+        count = queries.find_count(request.user, pk)
         code = self.validated(CodeSerializer)["code"]
         scan = counts.scan(count=count, code=code, actor=request.user)
         return Response(ScanSerializer(scan).data, status=status.HTTP_201_CREATED)
@@ -484,7 +449,7 @@ class SubmitView(CountActionView):
         responses={200: CountSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request, pk):
-        count = find_count(request.user, pk)
+        count = queries.find_count(request.user, pk)
         counts.submit(count=count, actor=request.user)
         return count_response(request, count.pk)
 
@@ -501,7 +466,7 @@ class SignView(CountActionView):
         responses={200: CountSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request, pk):
-        count = find_count(request.user, pk)
+        count = queries.find_count(request.user, pk)
         counts.sign(count=count, actor=request.user)
         return count_response(request, count.pk)
 
@@ -522,7 +487,7 @@ class ResolveView(CountActionView):
     )
     def post(self, request, pk):
         discrepancy = (
-            Discrepancy.objects.filter(pk=_as_id(pk), count__in=visible_counts(request.user))
+            Discrepancy.objects.filter(pk=queries.as_id(pk), count__in=queries.visible_counts(request.user))
             .select_related("count__armory__unit")
             .first()
         )

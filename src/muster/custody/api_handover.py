@@ -1,10 +1,9 @@
 """Two-person handover in the API: member-to-member transfer with both PINs, and members' handover PINs.
 
-The helpers at the top (find_recipient, confirm_pin, pin_status) are shared with the
+The helpers at the top (confirm_pin, pin_status) are shared with the
 `muster transfer` and `muster pin` commands, so both faces look things up and order the checks the same way.
 """
 
-from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import parsers, permissions, serializers, status
@@ -12,29 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from muster.core.api import AwareDateTimeField, error_responses
-from muster.core.errors import NotFound, NotPermitted
+from muster.core.errors import NotPermitted
 from muster.custody import handover, queries, services
 from muster.custody.api import CustodyActionView, CustodyRequestSerializer, LedgerEventSerializer, PinField
-from muster.custody.models import Armory, HandoverAttempt, HandoverPin, Item
+from muster.custody.models import HandoverAttempt, HandoverPin
 from muster.members import scope
 from muster.members.models import Account, Member
 
 RECENT_ATTEMPTS = 10
-
-
-def find_recipient(account: Account, item: Item, member_no: str) -> Member:
-    """The member an item goes to: one the account may see, or, when the account's own member holds the item, any
-    member of the item's home unit (the relief at a post is usually not someone a plain member can look up)."""
-    # TODO(lead): belongs in custody.queries next to find_member.
-    member_no = (member_no or "").strip()
-    query = Q(pk__in=scope.visible_members(account).values("pk"))
-    if account.member_id and account.member_id == item.holder_member_id:
-        home_unit = Armory.objects.select_related("unit").get(pk=item.home_armory_id).unit
-        query |= Q(unit__path__startswith=home_unit.path)
-    member = Member.objects.filter(query, member_no=member_no).select_related("unit").first()
-    if member is None:
-        raise NotFound(f"No member with number {member_no!r} in your units.", code="member_not_found")
-    return member
 
 
 def confirm_pin(member: Member, pin: str | None, *, actor: Account, purpose: str) -> handover.Confirmation | None:
@@ -101,7 +85,7 @@ class TransferView(CustodyActionView):
     def post(self, request):
         data = self.validated(request)
         item = self.find_item(data)
-        to_member = find_recipient(request.user, item, data["to_member"])
+        to_member = queries.find_recipient(request.user, item, data["to_member"])
         # Every rule first, so no PIN is tried for a handover that cannot happen (and nobody may use this
         # endpoint to test PINs without the right to record the transfer).
         services.precheck_transfer(item=item, to_member=to_member, actor=request.user, due_at=data.get("due_at"))

@@ -1,7 +1,6 @@
 """Custody reads beyond items and the ledger: recalls (items to take back) and the report of commander overrides."""
 
 import django_filters
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import permissions, serializers
 
@@ -9,10 +8,7 @@ from muster.core.api import ScopedViewSet, error_responses, holds_role
 from muster.custody import queries
 from muster.custody.api import ItemBriefSerializer, LedgerEventSerializer, with_parties
 from muster.custody.models import LedgerEvent, Recall
-from muster.members import scope
-from muster.members.models import Account, Role, Unit
-
-OVERRIDE_READERS = frozenset({Role.COMMANDER, Role.AUDITOR})
+from muster.members.models import Account, Unit
 
 
 class RecallFilterSet(django_filters.FilterSet):
@@ -72,15 +68,6 @@ class RecallSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def visible_recalls(account: Account):
-    """Staff see recalls of items homed in their units; a member sees the recalls addressed to them."""
-    # TODO(lead): belongs in custody.queries next to visible_items.
-    query = scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path")
-    if not scope.is_global(account) and account.member_id:
-        query |= Q(member_id=account.member_id)
-    return Recall.objects.filter(query)
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="Recalls of items homed in the caller's units (open ones unless ?state=resolved|all)",
@@ -94,7 +81,7 @@ class RecallViewSet(ScopedViewSet):
 
     def scoped_queryset(self, account):
         return (
-            visible_recalls(account)
+            queries.visible_recalls(account)
             .select_related("item__item_type", "item__home_armory", "member")
             .order_by("-raised_at", "-pk")
         )
@@ -138,7 +125,7 @@ class OverrideReportViewSet(ScopedViewSet):
     permission_classes = [
         permissions.IsAuthenticated,
         holds_role(
-            OVERRIDE_READERS,
+            queries.OVERRIDE_READERS,
             code="not_commander_or_auditor",
             message="The overrides report is for commanders and auditors.",
         ),
@@ -147,10 +134,7 @@ class OverrideReportViewSet(ScopedViewSet):
     model = LedgerEvent
 
     def scoped_queryset(self, account):
-        # Only units where the caller commands or audits, even if they hold other roles elsewhere.
-        in_units = scope.units_q(account, OVERRIDE_READERS, field="item__home_armory__unit__path")
-        events = queries.visible_events(account).filter(in_units, data__has_key="override")
-        return with_parties(events).order_by("-seq")
+        return with_parties(queries.visible_override_events(account)).order_by("-seq")
 
     def get_serializer_context(self):
         context = super().get_serializer_context()

@@ -6,9 +6,9 @@ An object outside the account's units is reported as not found, exactly like one
 from django.db.models import Q, QuerySet
 
 from muster.core.errors import Invalid, NotFound
-from muster.custody.models import Armory, Item, LedgerEvent
+from muster.custody.models import Armory, Count, Item, LedgerEvent, LossCase, Recall
 from muster.members import scope
-from muster.members.models import Account, Member
+from muster.members.models import Account, Member, Role
 
 
 def visible_armories(account: Account) -> QuerySet[Armory]:
@@ -65,3 +65,66 @@ def find_armory(account: Account, code: str) -> Armory:
     if armory is None:
         raise NotFound(f"No armory with code {code!r} in your units.", code="armory_not_found")
     return armory
+
+
+def find_recipient(account: Account, item: Item, member_no: str) -> Member:
+    """The member an item is handed to: one the account may see, or — when the account's own member holds the
+    item — any member of the item's home unit (the relief at a post, whom a plain member cannot look up)."""
+    member_no = (member_no or "").strip()
+    query = Q(pk__in=scope.visible_members(account).values("pk"))
+    if account.member_id and account.member_id == item.holder_member_id:
+        home_path = Armory.objects.filter(pk=item.home_armory_id).values_list("unit__path", flat=True).get()
+        query |= Q(unit__path__startswith=home_path)
+    member = Member.objects.filter(query, member_no=member_no).select_related("unit").first()
+    if member is None:
+        raise NotFound(f"No member with number {member_no!r} in your units.", code="member_not_found")
+    return member
+
+
+def visible_recalls(account: Account) -> QuerySet[Recall]:
+    """Staff see recalls of items homed in their units; a member sees the recalls addressed to them."""
+    query = scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path")
+    if not scope.is_global(account) and account.member_id:
+        query |= Q(member_id=account.member_id)
+    return Recall.objects.filter(query)
+
+
+OVERRIDE_READERS = frozenset({Role.COMMANDER, Role.AUDITOR})
+
+
+def visible_override_events(account: Account) -> QuerySet[LedgerEvent]:
+    """Issues made on a commander's countersign, in the units where the account commands or audits."""
+    in_units = scope.units_q(account, OVERRIDE_READERS, field="item__home_armory__unit__path")
+    return visible_events(account).filter(in_units, data__has_key="override")
+
+
+def visible_loss_cases(account: Account) -> QuerySet[LossCase]:
+    """Staff see the loss cases of items homed in their units."""
+    return LossCase.objects.filter(scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path"))
+
+
+def visible_counts(account: Account) -> QuerySet[Count]:
+    """Staff see the counts of their units' armories."""
+    return Count.objects.filter(scope.units_q(account, scope.STAFF_ROLES, field="armory__unit__path"))
+
+
+def as_id(value) -> int | None:
+    """A URL or command-line id as an int, or None (which then finds nothing: 404, not 500)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def find_loss_case(account: Account, pk) -> LossCase:
+    case = visible_loss_cases(account).filter(pk=as_id(pk)).select_related("item__home_armory__unit").first()
+    if case is None:
+        raise NotFound(f"No loss case {pk} in your units.", code="loss_case_not_found")
+    return case
+
+
+def find_count(account: Account, pk) -> Count:
+    count = visible_counts(account).filter(pk=as_id(pk)).select_related("armory__unit").first()
+    if count is None:
+        raise NotFound(f"No count {pk} in your units.", code="count_not_found")
+    return count

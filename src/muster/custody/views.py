@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from muster.core.errors import DomainError, Invalid, NotFound
+from muster.core.errors import DomainError, Invalid
 from muster.core.views import (
     FORM_ERROR_STATUS,
     PageMixin,
@@ -352,7 +352,7 @@ class TransferView(CustodyFormView):
     def perform(self, data):
         user = self.request.user
         item = self._item(user, data)
-        to_member = find_receiver(user, item, data["to_member_no"])
+        to_member = queries.find_recipient(user, item, data["to_member_no"])
         if item.holder_member_id is None:
             # Nobody holds it, so nobody can confirm giving it: the service refuses (item_not_issued) before any PIN.
             return self._transfer(item, to_member, data, giver=None, receiver=None)
@@ -370,16 +370,3 @@ class TransferView(CustodyFormView):
             due_at=data["due_at"],
             reason=data["reason"],
         )
-
-
-def find_receiver(user: Account, item: Item, member_no: str) -> Member:
-    """The receiving member. Staff look them up in their units as usual; a member handing over their own item may
-    name any member of the item's home unit (the set the service accepts), whom they could not look up otherwise."""
-    members = scope.visible_members(user)
-    if user.member_id and user.member_id == item.holder_member_id:
-        home_path = Armory.objects.filter(pk=item.home_armory_id).values_list("unit__path", flat=True).get()
-        members = members | Member.objects.filter(unit__path__startswith=home_path)
-    member = members.filter(member_no=member_no.strip()).select_related("unit").first()
-    if member is None:
-        raise NotFound(f"No member with number {member_no!r} in your units.", code="member_not_found")
-    return member

@@ -224,16 +224,12 @@ class InspectionListView(LoginRequiredMixin, View):
 # --- loss cases ------------------------------------------------------------------------------------------------------
 
 
-def visible_cases(user: Account):
-    return LossCase.objects.filter(scope.units_q(user, scope.STAFF_ROLES, field="item__home_armory__unit__path"))
-
-
 class LossListView(LoginRequiredMixin, View):
     """Every case of the account's units: open and escalated first, nearest deadline first; then the closed ones."""
 
     def get(self, request):
         _require_staff(request.user)
-        cases = visible_cases(request.user).select_related(
+        cases = queries.visible_loss_cases(request.user).select_related(
             "item__item_type", "item__home_armory", "last_member", "last_armory", "opened_by"
         )
         if request.GET.get("show") == "open":
@@ -249,7 +245,7 @@ class LossCaseView(LoginRequiredMixin, View):
     """The case page; its two forms post to the same address with `action` = report or recover."""
 
     def case(self, request, pk) -> LossCase:
-        cases = visible_cases(request.user).select_related(
+        cases = queries.visible_loss_cases(request.user).select_related(
             "item__item_type", "item__home_armory__unit", "last_member", "last_armory", "opened_by", "closed_by",
             "opened_event", "closed_event",
         )  # fmt: skip
@@ -370,12 +366,7 @@ class ArmoryCountsView(LoginRequiredMixin, View):
 
 
 def visible_count(user: Account, pk: int) -> Count:
-    count = (
-        Count.objects.filter(armory__in=queries.visible_armories(user))
-        .select_related("armory__unit", "counter", "signed_by")
-        .filter(pk=pk)
-        .first()
-    )
+    count = queries.visible_counts(user).select_related("armory__unit", "counter", "signed_by").filter(pk=pk).first()
     if count is None:
         raise Http404("No such count in your units.")
     return count

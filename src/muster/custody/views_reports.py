@@ -63,9 +63,7 @@ def mark_returnable(account: Account, recalls: list[Recall]) -> list[Recall]:
 def override_events(account: Account):
     """Issues that went ahead on a commander's countersign, in the units where the account commands or audits."""
     return (
-        queries.visible_events(account)
-        .filter(data__has_key="override")
-        .filter(scope.units_q(account, OVERRIDE_READERS, field="item__home_armory__unit__path"))
+        queries.visible_override_events(account)
         .select_related("item__item_type", "to_member", "actor")
         .order_by("-seq")
     )

@@ -8,7 +8,7 @@ import sys
 
 from muster.core.cli import MusterCommand
 from muster.custody import counts, queries
-from muster.custody.api_controls import Counters, Signers, find_count, require_role_somewhere
+from muster.custody.api_controls import Counters, Signers, require_role_somewhere
 from muster.custody.count_models import Count, Discrepancy
 from muster.custody.models import Item
 
@@ -47,7 +47,7 @@ class Command(MusterCommand):
             return
         if options["action"] == "sign":
             self.run(lambda: require_role_somewhere(actor, Signers))
-        count = self.run(lambda: find_count(actor, options["count_id"]))
+        count = self.run(lambda: queries.find_count(actor, options["count_id"]))
         getattr(self, options["action"])(count, actor, options)
 
     def scan(self, count: Count, actor, options) -> None:

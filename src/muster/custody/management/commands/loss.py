@@ -10,9 +10,7 @@ from muster.custody import losses, queries
 from muster.custody.api_controls import (
     Armorers,
     LossReporters,
-    find_loss_case,
     require_role_somewhere,
-    visible_loss_cases,
     with_case_parties,
 )
 from muster.custody.models import LossCase
@@ -92,7 +90,7 @@ class Command(MusterCommand):
                 )
             )  # fmt: skip
         else:
-            case = self.run(lambda: find_loss_case(actor, options["case_id"]))
+            case = self.run(lambda: queries.find_loss_case(actor, options["case_id"]))
             if options["action"] == "report":
                 number = options["police_report"]
                 self.run(lambda: losses.record_report_to_authorities(case=case, police_report_no=number, actor=actor))
@@ -108,7 +106,7 @@ class Command(MusterCommand):
         """With an acting account, the cases it may see; without one, every case (an operator tool on the server)."""
         named = options.get("acting_username") or os.environ.get("MUSTER_USER")
         actor = self.actor(options) if named else None
-        cases = with_case_parties(visible_loss_cases(actor) if actor else LossCase.objects.all())
+        cases = with_case_parties(queries.visible_loss_cases(actor) if actor else LossCase.objects.all())
         if options["status"]:
             cases = cases.filter(status=self.run(lambda: check_status(options["status"])))
         elif not options["all"]:

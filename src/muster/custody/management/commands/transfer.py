@@ -6,7 +6,7 @@ The acting account is the holder's own, or an armorer or duty officer of the ite
 
 from muster.core.cli import MusterCommand
 from muster.custody import queries, services
-from muster.custody.api_handover import confirm_pin, find_recipient
+from muster.custody.api_handover import confirm_pin
 from muster.custody.management.commands.issue import ask_pin, describe, parse_due
 from muster.members.models import Member
 
@@ -28,7 +28,7 @@ class Command(MusterCommand):
         actor = self.actor(options)
         due = self.run(lambda: parse_due(options["due"])) if options["due"] else None
         item = self.run(lambda: queries.find_item(actor, options["serial"], item_type_id=options["item_type"]))
-        to_member = self.run(lambda: find_recipient(actor, item, options["to_member_no"]))
+        to_member = self.run(lambda: queries.find_recipient(actor, item, options["to_member_no"]))
         # Every rule first, so nobody types a PIN for a handover that cannot happen.
         self.run(lambda: services.precheck_transfer(item=item, to_member=to_member, actor=actor, due_at=due))
         giver_member = Member.objects.get(pk=item.holder_member_id)
