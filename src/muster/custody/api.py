@@ -5,7 +5,6 @@ Thin: serializers check the shape of the input, custody.queries finds things wit
 custody.services makes the change and raises the domain errors that core.api maps to 400/403/404/409.
 """
 
-import django_filters
 from django.contrib.auth import authenticate
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -147,24 +146,6 @@ class LedgerEventSerializer(serializers.ModelSerializer):
         return holder_data(event.to_kind, event.to_armory, event.to_member)
 
 
-class LedgerApiFilterSet(LedgerFilterSet):
-    # TODO(lead): move into custody.filters.LedgerFilterSet so the web ledger gets it too (not this helper's file).
-    # A choice, not a BooleanFilter: that one ignores a value it cannot read ("maybe") instead of answering 400.
-    override = django_filters.ChoiceFilter(
-        method="by_override",
-        choices=[("true", "Only overridden issues"), ("false", "No overridden issues")],
-        label="Issued on a commander's override",
-    )
-
-    class Meta(LedgerFilterSet.Meta):
-        pass
-
-    def by_override(self, queryset, name, value):
-        if value == "true":
-            return queryset.filter(data__has_key="override")
-        return queryset.exclude(data__has_key="override")
-
-
 def with_parties(events):
     return events.select_related("item__item_type", "from_armory", "from_member", "to_armory", "to_member", "actor")
 
@@ -220,7 +201,7 @@ class ItemViewSet(ScopedViewSet):
 )
 class LedgerViewSet(ScopedViewSet):
     serializer_class = LedgerEventSerializer
-    filterset_class = LedgerApiFilterSet
+    filterset_class = LedgerFilterSet
     lookup_field = "seq"
 
     def scoped_queryset(self, account):

@@ -68,10 +68,28 @@ class LossCaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = LossCase
         fields = [
-            "id", "item", "home_armory", "kind", "status", "last_member", "last_armory", "circumstances",
-            "occurred_at", "place", "police_report_no", "opened_at", "opened_by", "opened_event", "deadline",
-            "authorities_notified_at", "escalated_at", "closed_at", "closed_by", "closed_event", "recovery_notes",
-        ]  # fmt: skip
+            "id",
+            "item",
+            "home_armory",
+            "kind",
+            "status",
+            "last_member",
+            "last_armory",
+            "circumstances",
+            "occurred_at",
+            "place",
+            "police_report_no",
+            "opened_at",
+            "opened_by",
+            "opened_event",
+            "deadline",
+            "authorities_notified_at",
+            "escalated_at",
+            "closed_at",
+            "closed_by",
+            "closed_event",
+            "recovery_notes",
+        ]
         read_only_fields = fields
 
 
@@ -111,11 +129,18 @@ def with_case_parties(cases):
     )
 
 
-def case_response(request, pk: int, code: int = status.HTTP_200_OK) -> Response:
-    data = LossCaseSerializer(with_case_parties(LossCase.objects).get(pk=pk), context={"request": request}).data
+def _detail_response(request, serializer_class, queryset, route: str, pk: int, code: int) -> Response:
+    """The object as its detail endpoint shows it; a Location header when it was just created."""
+    data = serializer_class(queryset.get(pk=pk), context={"request": request}).data
     created = code == status.HTTP_201_CREATED
-    headers = {"Location": reverse("api:loss-case-detail", kwargs={"pk": pk})} if created else None
+    headers = {"Location": reverse(route, kwargs={"pk": pk})} if created else None
     return Response(data, status=code, headers=headers)
+
+
+def case_response(request, pk: int, code: int = status.HTTP_200_OK) -> Response:
+    return _detail_response(
+        request, LossCaseSerializer, with_case_parties(LossCase.objects), "api:loss-case-detail", pk, code
+    )
 
 
 @extend_schema_view(
@@ -151,9 +176,14 @@ class LossCaseViewSet(ScopedViewSet):
         data = body.validated_data
         item = CustodyActionView(request=request).find_item(data)  # the same id-or-serial lookup as issue
         case = losses.open_case(
-            item=item, kind=data["kind"], circumstances=data["circumstances"], occurred_at=data["occurred_at"],
-            place=data["place"], police_report_no=data["police_report_no"], actor=request.user,
-        )  # fmt: skip
+            item=item,
+            kind=data["kind"],
+            circumstances=data["circumstances"],
+            occurred_at=data["occurred_at"],
+            place=data["place"],
+            police_report_no=data["police_report_no"],
+            actor=request.user,
+        )
         return case_response(request, case.pk, status.HTTP_201_CREATED)
 
 
@@ -184,8 +214,13 @@ class ReportView(CaseActionView):
     )
     def post(self, request, pk):
         case = queries.find_loss_case(request.user, pk)
-        require_role(request.user, case.item.home_armory.unit, losses.REPORTERS, code="not_loss_reporter",
-                     detail=f"Only staff of {case.item.home_armory.unit.code} handle this case.")  # fmt: skip
+        require_role(
+            request.user,
+            case.item.home_armory.unit,
+            losses.REPORTERS,
+            code="not_loss_reporter",
+            detail=f"Only staff of {case.item.home_armory.unit.code} handle this case.",
+        )
         data = self.validated(ReportSerializer)
         losses.record_report_to_authorities(case=case, police_report_no=data["police_report_no"], actor=request.user)
         return case_response(request, case.pk)
@@ -271,9 +306,13 @@ class MaintenanceReceiveView(CustodyActionView):
         item = self.find_item(data)
         armory = queries.find_armory(request.user, data["armory"]) if data.get("armory") else None
         event = maintenance.receive(
-            item=item, actor=request.user, condition=data["condition"], notes=data["notes"], armory=armory,
+            item=item,
+            actor=request.user,
+            condition=data["condition"],
+            notes=data["notes"],
+            armory=armory,
             inspected=data["inspected"],
-        )  # fmt: skip
+        )
         return self.created(event)
 
 
@@ -324,8 +363,18 @@ class DiscrepancySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Discrepancy
-        fields = ["id", "count", "kind", "item", "code", "resolution", "explanation", "loss_case", "resolved_by",
-                  "resolved_at"]  # fmt: skip
+        fields = [
+            "id",
+            "count",
+            "kind",
+            "item",
+            "code",
+            "resolution",
+            "explanation",
+            "loss_case",
+            "resolved_by",
+            "resolved_at",
+        ]
         read_only_fields = fields
 
 
@@ -341,8 +390,21 @@ class CountSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Count
-        fields = ["id", "armory", "status", "reason", "due_at", "counter", "started_at", "expected", "submitted_at",
-                  "signed_by", "signed_at", "scans", "discrepancies"]  # fmt: skip
+        fields = [
+            "id",
+            "armory",
+            "status",
+            "reason",
+            "due_at",
+            "counter",
+            "started_at",
+            "expected",
+            "submitted_at",
+            "signed_by",
+            "signed_at",
+            "scans",
+            "discrepancies",
+        ]
         read_only_fields = fields
 
 
@@ -377,10 +439,7 @@ def with_results(counts_qs):
 
 
 def count_response(request, pk: int, code: int = status.HTTP_200_OK) -> Response:
-    data = CountSerializer(with_results(Count.objects).get(pk=pk), context={"request": request}).data
-    created = code == status.HTTP_201_CREATED
-    headers = {"Location": reverse("api:count-detail", kwargs={"pk": pk})} if created else None
-    return Response(data, status=code, headers=headers)
+    return _detail_response(request, CountSerializer, with_results(Count.objects), "api:count-detail", pk, code)
 
 
 @extend_schema_view(
@@ -493,8 +552,13 @@ class ResolveView(CountActionView):
         )
         if discrepancy is None:
             raise NotFound(f"No discrepancy {pk} in your units.", code="discrepancy_not_found")
-        require_role(request.user, discrepancy.count.armory.unit, counts.SIGNERS, code="not_counter",
-                     detail=f"Only staff of {discrepancy.count.armory.unit.code} resolve its counts.")  # fmt: skip
+        require_role(
+            request.user,
+            discrepancy.count.armory.unit,
+            counts.SIGNERS,
+            code="not_counter",
+            detail=f"Only staff of {discrepancy.count.armory.unit.code} resolve its counts.",
+        )
         data = self.validated(ResolveSerializer)
         counts.resolve(discrepancy=discrepancy, actor=request.user, **data)
         resolved = Discrepancy.objects.select_related("item__item_type", "resolved_by").get(pk=discrepancy.pk)

@@ -1,51 +1,13 @@
 """Custody reads beyond items and the ledger: recalls (items to take back) and the report of commander overrides."""
 
-import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import permissions, serializers
 
 from muster.core.api import ScopedViewSet, error_responses, holds_role
-from muster.custody import queries
+from muster.custody import filters, queries
 from muster.custody.api import ItemBriefSerializer, LedgerEventSerializer, with_parties
 from muster.custody.models import LedgerEvent, Recall
-from muster.members.models import Account, Unit
-
-
-class RecallFilterSet(django_filters.FilterSet):
-    # TODO(lead): belongs in custody.filters (shared with a web list of recalls); not this helper's file.
-    state = django_filters.ChoiceFilter(
-        method="by_state",
-        choices=[("open", "Open"), ("resolved", "Resolved"), ("all", "All")],
-        empty_label=None,
-        label="State (default: open)",
-    )
-    armory = django_filters.CharFilter(field_name="item__home_armory__code", label="Home armory code")
-    unit = django_filters.CharFilter(method="in_unit", label="Unit code (and its sub-units)")
-    member = django_filters.CharFilter(field_name="member__member_no", label="Member no.")
-
-    class Meta:
-        model = Recall
-        fields = ["reason"]
-
-    def __init__(self, data=None, *args, **kwargs):
-        # Open recalls unless asked otherwise: they are the ones someone must act on.
-        if data is not None and not data.get("state"):
-            data = data.copy()
-            data["state"] = "open"
-        super().__init__(data, *args, **kwargs)
-
-    def by_state(self, queryset, name, value):
-        if value == "open":
-            return queryset.filter(resolved_at=None)
-        if value == "resolved":
-            return queryset.exclude(resolved_at=None)
-        return queryset
-
-    def in_unit(self, queryset, name, value):
-        unit = Unit.objects.filter(code=value).first()
-        if unit is None:
-            return queryset.none()
-        return queryset.filter(item__home_armory__unit__path__startswith=unit.path)
+from muster.members.models import Account
 
 
 class RecallSerializer(serializers.ModelSerializer):
@@ -77,7 +39,7 @@ class RecallSerializer(serializers.ModelSerializer):
 )
 class RecallViewSet(ScopedViewSet):
     serializer_class = RecallSerializer
-    filterset_class = RecallFilterSet
+    filterset_class = filters.RecallFilterSet
 
     def scoped_queryset(self, account):
         return (

@@ -3,7 +3,8 @@
 import django_filters
 from django.db.models import Q
 
-from muster.custody.models import HolderKind, Item, ItemType, LedgerEvent
+from muster.custody.models import HolderKind, Item, ItemType, LedgerEvent, Recall
+from muster.members.models import Unit
 
 
 class ItemFilterSet(django_filters.FilterSet):
@@ -44,10 +45,21 @@ class LedgerFilterSet(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="recorded_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="recorded_at", lookup_expr="lt")
     after_seq = django_filters.NumberFilter(field_name="seq", lookup_expr="gt")
+    # A choice, not a BooleanFilter: that one ignores a value it cannot read ("maybe") instead of answering 400.
+    override = django_filters.ChoiceFilter(
+        method="by_override",
+        choices=[("true", "Only overridden issues"), ("false", "No overridden issues")],
+        label="Issued on a commander's override",
+    )
 
     class Meta:
         model = LedgerEvent
         fields = ["kind"]
+
+    def by_override(self, queryset, name, value):
+        if value == "true":
+            return queryset.filter(data__has_key="override")
+        return queryset.exclude(data__has_key="override")
 
     def by_member(self, queryset, name, value):
         # Resolve the number first: an OR over two joins defeats the (from_member, seq) and (to_member, seq)
@@ -58,3 +70,39 @@ class LedgerFilterSet(django_filters.FilterSet):
         if member_id is None:
             return queryset.none()
         return queryset.filter(Q(from_member_id=member_id) | Q(to_member_id=member_id))
+
+
+class RecallFilterSet(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(
+        method="by_state",
+        choices=[("open", "Open"), ("resolved", "Resolved"), ("all", "All")],
+        empty_label=None,
+        label="State (default: open)",
+    )
+    armory = django_filters.CharFilter(field_name="item__home_armory__code", label="Home armory code")
+    unit = django_filters.CharFilter(method="in_unit", label="Unit code (and its sub-units)")
+    member = django_filters.CharFilter(field_name="member__member_no", label="Member no.")
+
+    class Meta:
+        model = Recall
+        fields = ["reason"]
+
+    def __init__(self, data=None, *args, **kwargs):
+        # Open recalls unless asked otherwise: they are the ones someone must act on.
+        if data is not None and not data.get("state"):
+            data = data.copy()
+            data["state"] = "open"
+        super().__init__(data, *args, **kwargs)
+
+    def by_state(self, queryset, name, value):
+        if value == "open":
+            return queryset.filter(resolved_at=None)
+        if value == "resolved":
+            return queryset.exclude(resolved_at=None)
+        return queryset
+
+    def in_unit(self, queryset, name, value):
+        unit = Unit.objects.filter(code=value).first()
+        if unit is None:
+            return queryset.none()
+        return queryset.filter(item__home_armory__unit__path__startswith=unit.path)
