@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from muster.core.errors import Refused
 from muster.core.testing import make_member
@@ -108,7 +108,6 @@ def test_concurrent_returns_and_reissues_keep_one_holder_and_a_clean_chain(world
     events = LedgerEvent.objects.count()
     # Every acknowledged operation is in the ledger, and nothing else is.
     assert events == 2 * ITEMS + done["issued"] + done["returned"]
-    assert connection.vendor in {"sqlite", "postgresql"}
     result = ledger.verify()
     assert result.ok, result.summary()
     assert result.events == events
