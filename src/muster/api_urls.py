@@ -94,5 +94,9 @@ urlpatterns = [
     path(
         "v1/counts/discrepancies/<int:pk>/resolve", custody_controls.ResolveView.as_view(), name="discrepancy-resolve"
     ),
+    # Feature route modules (their own routers and paths, names in this namespace).
+    path("v1/", include("muster.custody.api_urls_lots")),
+    path("v1/", include("muster.custody.api_urls_dashboard")),
+    path("v1/", include("muster.core.api_urls_changelog")),
     path("v1/", include(router.urls)),
 ]

@@ -339,3 +339,25 @@ TABLE: list[Row] = [
     row("api-ledger-receipt", url("api-ledger-receipt", "event.seq"), GET=SELF_OR_STAFF),
     row("api-member-hand-receipt", url("api-member-hand-receipt", MEMBER), GET=SELF_OR_STAFF),
 ]
+
+
+# --- rows kept beside their feature ---------------------------------------------------------------------------------
+# A module `access_rows_<topic>.py` in this package may define ROWS (a list of Row) and `build(world, objects)`, which
+# adds the objects its rows name to each scope's namespace ("own", "peer", "other"). Keeping them apart lets a
+# feature's routes, bodies and objects live together.
+
+
+def _feature_modules():
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    package = __name__.rpartition(".")[0]
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda info: info.name):
+        if info.name.startswith("access_rows_"):
+            yield importlib.import_module(f"{package}.{info.name}")
+
+
+FEATURE_MODULES = list(_feature_modules())
+for _module in FEATURE_MODULES:
+    TABLE += getattr(_module, "ROWS", [])

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from muster import conftest
 from muster.core.testing import make_account, make_member
-from muster.core.tests.access_table import PIN, ROLES, TABLE
+from muster.core.tests.access_table import FEATURE_MODULES, PIN, ROLES, TABLE
 from muster.custody import counts, handover, losses, recalls, services
 from muster.custody.models import Armory, Recall
 from muster.custody.testing import make_item, make_item_type
@@ -76,7 +76,11 @@ def build_objects(world) -> dict[str, SimpleNamespace]:
         world, unit=world.unit_b, armory=world.armory_b, armorer=world.carol, commander=cora,
         member=world.member_b, receiver=bruno,
     )  # fmt: skip
-    return {"own": own, "peer": peer, "other": other}
+    objects = {"own": own, "peer": peer, "other": other}
+    for module in FEATURE_MODULES:
+        if hasattr(module, "build"):
+            module.build(world, objects)
+    return objects
 
 
 CONTROL_OBJECTS = ("workshop", "loss_case", "submitted_count", "discrepancy", "count")

@@ -1,0 +1,3 @@
+"""Web routes; included from muster/urls.py."""
+
+urlpatterns: list = []
