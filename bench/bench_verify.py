@@ -33,7 +33,7 @@ def main() -> None:
         payloads = []
         for row in ledger.iter_events():
             seq, recorded_at, kind, item_id, item_version, fk, fa, fm, tk, ta, tm = row[:11]
-            actor_id, reason, due_at, data, prev_hash, _ = row[11:]
+            actor_id, reason, due_at, data, prev_hash = row[11:16]
             payloads.append(
                 ledger.canonical_bytes(
                     ledger.event_fields(

@@ -4,7 +4,8 @@
     python3 verify_ledger.py EXPORT.jsonl [--checkpoint CHECKPOINT.json] [--public-key HEX_OR_FILE]
 
 Checks, in order: the hash chain (gap-free sequence, each prev_hash, each recomputed hash), custody continuity
-(each item's versions and from-holders), and, with --checkpoint, that the checkpoint is genuinely signed and that
+(each item's versions and from-holders; each lot's versions, and that no holder ever gives more of a lot than it
+holds), and, with --checkpoint, that the checkpoint is genuinely signed and that
 the export's event at the checkpoint's size carries the signed head hash (so history up to it was neither
 rewritten nor truncated). With --public-key, the checkpoint must be signed by that key.
 
@@ -39,6 +40,8 @@ def verify_chain(path: Path) -> tuple[int, dict[int, str]]:
     """Return (events, {seq: hash}) after checking the chain and custody continuity."""
     hashes: dict[int, str] = {}
     holders: dict[int, tuple[str, int]] = {}
+    lot_versions: dict[int, int] = {}
+    balances: dict[tuple[int, str], int] = {}
     prev_hash, expected = GENESIS, 1
     with path.open(encoding="utf-8") as lines:
         try:
@@ -60,12 +63,15 @@ def verify_chain(path: Path) -> tuple[int, dict[int, str]]:
                 fail(f"event {seq}: prev_hash does not match the hash of event {seq - 1}")
             if hashlib.sha256(canonical(event)).hexdigest() != stored:
                 fail(f"event {seq}: hash does not match its contents (the event was altered)")
-            current, current_version = holders.get(item, (None, 0))
-            if version != current_version + 1:
-                fail(f"event {seq}: item {item} version {version} follows version {current_version}")
-            if event.get("from") != current:
-                fail(f"event {seq}: item {item} moved from {event.get('from')} but was held by {current}")
-            holders[item] = (event["to"], version)
+            if "lot" in event:
+                check_lot_event(event, lot_versions, balances)
+            else:
+                current, current_version = holders.get(item, (None, 0))
+                if version != current_version + 1:
+                    fail(f"event {seq}: item {item} version {version} follows version {current_version}")
+                if event.get("from") != current:
+                    fail(f"event {seq}: item {item} moved from {event.get('from')} but was held by {current}")
+                holders[item] = (event["to"], version)
             hashes[seq] = stored
             prev_hash, expected = stored, seq + 1
     events = expected - 1
@@ -75,6 +81,25 @@ def verify_chain(path: Path) -> tuple[int, dict[int, str]]:
             f"the file holds {events} ending {prev_hash}"
         )
     return events, hashes
+
+
+def check_lot_event(event: dict, versions: dict[int, int], balances: dict[tuple[int, str], int]) -> None:
+    """A lot event moves `quantity` of `lot` from `from` (none: a delivery or recovery) to `to` (none: expended or
+    lost); the giver must hold at least that much."""
+    seq, lot, version, quantity = event["seq"], event["lot"], event["item_version"], event.get("quantity")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        fail(f"event {seq}: lot {lot} moves a quantity of {quantity!r}")
+    if version != versions.get(lot, 0) + 1:
+        fail(f"event {seq}: lot {lot} version {version} follows version {versions.get(lot, 0)}")
+    giver, taker = event.get("from"), event.get("to")
+    if giver is not None:
+        held = balances.get((lot, giver), 0)
+        if quantity > held:
+            fail(f"event {seq}: lot {lot}: {giver} gave {quantity} but held {held}")
+        balances[(lot, giver)] = held - quantity
+    if taker is not None:
+        balances[(lot, taker)] = balances.get((lot, taker), 0) + quantity
+    versions[lot] = version
 
 
 def verify_checkpoint(path: Path, hashes: dict[int, str], trusted: str | None) -> str:

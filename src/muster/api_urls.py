@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 from muster.core.api import ObtainTokenView
 from muster.custody import api as custody_api
 from muster.custody import api_controls as custody_controls
+from muster.custody import api_counts as custody_counts
 from muster.custody import api_handover as custody_handover
 from muster.custody import api_reports as custody_reports
 from muster.members import api as members_api
@@ -34,7 +35,7 @@ router.register("items", custody_api.ItemViewSet, basename="item")
 router.register("recalls", custody_reports.RecallViewSet, basename="recall")
 router.register("ledger", custody_api.LedgerViewSet, basename="ledger")
 router.register("loss-cases", custody_controls.LossCaseViewSet, basename="loss-case")
-router.register("counts", custody_controls.CountViewSet, basename="count")
+router.register("counts", custody_counts.CountViewSet, basename="count")
 
 # The schema and docs describe every endpoint to any signed-in account (SERVE_PUBLIC), but not to strangers.
 _signed_in = {"permission_classes": [IsAuthenticated]}
@@ -88,14 +89,15 @@ urlpatterns = [
     ),
     path(f"{loss_case}/report", custody_controls.ReportView.as_view(), name="loss-case-report"),
     path(f"{loss_case}/recover", custody_controls.RecoverView.as_view(), name="loss-case-recover"),
-    path(f"{count}/scan", custody_controls.ScanView.as_view(), name="count-scan"),
-    path(f"{count}/submit", custody_controls.SubmitView.as_view(), name="count-submit"),
-    path(f"{count}/sign", custody_controls.SignView.as_view(), name="count-sign"),
+    path(f"{count}/scan", custody_counts.ScanView.as_view(), name="count-scan"),
+    path(f"{count}/submit", custody_counts.SubmitView.as_view(), name="count-submit"),
+    path(f"{count}/sign", custody_counts.SignView.as_view(), name="count-sign"),
     path(
-        "v1/counts/discrepancies/<int:pk>/resolve", custody_controls.ResolveView.as_view(), name="discrepancy-resolve"
+        "v1/counts/discrepancies/<int:pk>/resolve", custody_counts.ResolveView.as_view(), name="discrepancy-resolve"
     ),
     # Feature route modules (their own routers and paths, names in this namespace).
     path("v1/", include("muster.custody.api_urls_lots")),
+    path("v1/", include("muster.custody.api_urls_policy")),
     path("v1/", include("muster.custody.api_urls_dashboard")),
     path("v1/", include("muster.core.api_urls_changelog")),
     path("v1/", include(router.urls)),

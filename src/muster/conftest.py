@@ -61,3 +61,9 @@ def _no_login_throttling(settings):
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests create many accounts and do not test the hasher's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _totp_optional(settings):
+    # Tests sign staff in with force_login; core/tests/test_totp.py switches the second factor back on.
+    settings.MUSTER_REQUIRE_TOTP = False

@@ -17,7 +17,7 @@ from muster.custody.models import LedgerEvent
 _PLAIN = re.compile(r"[ -!#-\[\]-~]*\Z")  # printable ASCII without '"' and '\': needs no JSON escaping
 _SQL = (
     "SELECT seq, recorded_at, kind, item_id, item_version, from_kind, from_armory_id, from_member_id, to_kind, "
-    "to_armory_id, to_member_id, actor_id, reason, due_at, data, prev_hash, hash FROM {table} "
+    "to_armory_id, to_member_id, actor_id, reason, due_at, data, prev_hash, hash, lot_id, quantity FROM {table} "
     "WHERE seq > %s ORDER BY seq LIMIT %s"
 )
 
@@ -56,19 +56,23 @@ def ref(kind: str | None, armory_id: int | None, member_id: int | None) -> str |
     return f"{kind}:{armory_id if kind == 'armory' else member_id}"
 
 
-def encode(seq, recorded, kind, item, version, from_ref, to_ref, actor, reason, due, data, prev) -> bytes:
-    """Canonical bytes of one event; `recorded`/`due` as time_text() gives them, `data` as data_text() does."""
+def encode(seq, recorded, kind, item, version, from_ref, to_ref, actor, reason, due, data, prev, lot=None, qty=None):
+    """Canonical bytes of one event; `recorded`/`due` as time_text() gives them, `data` as data_text() does.
+    A lot event (lot not None) has no item and carries "lot" and "quantity"; an item event has neither key."""
+    lot_keys = "" if lot is None else f'"lot":{lot},'
+    quantity_key = "" if lot is None else f'"quantity":{qty},'
     return (
         f'{{"actor":{actor},"data":{data},"due_at":{"null" if due is None else _string(due)},'
-        f'"from":{"null" if from_ref is None else _string(from_ref)},"item":{item},"item_version":{version},'
-        f'"kind":{_string(kind)},"prev_hash":{_string(prev)},"reason":{_string(reason)},'
-        f'"recorded_at":{_string(recorded)},"seq":{seq},"to":{_string(to_ref)},"v":1}}'
+        f'"from":{"null" if from_ref is None else _string(from_ref)},"item":{"null" if item is None else item},'
+        f'"item_version":{version},"kind":{_string(kind)},{lot_keys}"prev_hash":{_string(prev)},'
+        f'{quantity_key}"reason":{_string(reason)},"recorded_at":{_string(recorded)},"seq":{seq},'
+        f'"to":{"null" if to_ref is None else _string(to_ref)},"v":1}}'
     ).encode()
 
 
 def rows(batch: int = 20_000) -> Iterator[tuple]:
-    """(seq, recorded text, kind, item, version, from ref, to ref, actor, reason, due text, data text, prev, hash)
-    for every event in sequence order, read in keyset batches straight from the table."""
+    """(seq, recorded text, kind, item, version, from ref, to ref, actor, reason, due text, data text, prev, hash,
+    lot, quantity) for every event in sequence order, read in keyset batches straight from the table."""
     sql = _SQL.format(table=LedgerEvent._meta.db_table)
     last = 0
     with connection.cursor() as cursor:
@@ -95,6 +99,8 @@ def rows(batch: int = 20_000) -> Iterator[tuple]:
                 data,
                 prev,
                 digest,
+                lot,
+                quantity,
             ) in fetched:
                 yield (
                     seq,
@@ -110,5 +116,7 @@ def rows(batch: int = 20_000) -> Iterator[tuple]:
                     data_text(data),
                     prev,
                     digest,
+                    lot,
+                    quantity,
                 )
             last = fetched[-1][0]

@@ -22,7 +22,7 @@ def export(out: TextIO, progress: Callable[[int], None] | None = None) -> tuple[
     written, last_hash = 0, head if size == 0 else None
     for row in iter_events():
         seq, recorded_at, kind, item_id, item_version, fk, fa, fm, tk, ta, tm = row[:11]
-        actor_id, reason, due_at, data, prev_hash, stored_hash = row[11:]
+        actor_id, reason, due_at, data, prev_hash, stored_hash, lot_id, quantity = row[11:]
         if seq > size:  # appended after the header was written: leave for the next export
             break
         fields = event_fields(
@@ -38,6 +38,8 @@ def export(out: TextIO, progress: Callable[[int], None] | None = None) -> tuple[
             due_at=due_at,
             data=data,
             prev_hash=prev_hash,
+            lot_id=lot_id,
+            quantity=quantity,
         )
         fields["hash"] = stored_hash
         out.write(json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")

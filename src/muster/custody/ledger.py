@@ -41,17 +41,19 @@ def event_fields(
     seq: int,
     recorded_at: datetime,
     kind: str,
-    item_id: int,
+    item_id: int | None,
     item_version: int,
     from_ref: str | None,
-    to_ref: str,
+    to_ref: str | None,
     actor_id: int,
     reason: str,
     due_at: datetime | None,
     data: dict,
     prev_hash: str,
+    lot_id: int | None = None,
+    quantity: int | None = None,
 ) -> dict:
-    return {
+    fields = {
         "v": ENCODING_VERSION,
         "seq": seq,
         "recorded_at": format_time(recorded_at),
@@ -66,6 +68,10 @@ def event_fields(
         "data": data,
         "prev_hash": prev_hash,
     }
+    if lot_id is not None:  # lot events only: an item event's encoding is unchanged since the first release
+        fields["lot"] = lot_id
+        fields["quantity"] = quantity
+    return fields
 
 
 def compute_hash(fields: dict) -> str:
@@ -102,51 +108,21 @@ def append(
 
     Must run inside the caller's transaction, after the caller locked the item row. Locks the ledger head.
     """
-    data = data or {}
-    _check_data(data)
-    head = LedgerHead.objects.select_for_update().get(pk=1)
-    seq = head.seq + 1
     if item.custody_version == 0:
-        from_kind = from_armory_id = from_member_id = None
+        source = (None, None, None)
     else:
-        from_kind, from_armory_id, from_member_id = (
-            item.holder_kind,
-            item.holder_armory_id,
-            item.holder_member_id,
-        )
-    recorded_at = timezone.now()
-    fields = event_fields(
-        seq=seq,
-        recorded_at=recorded_at,
+        source = (item.holder_kind, item.holder_armory_id, item.holder_member_id)
+    event = _write(
         kind=kind,
-        item_id=item.pk,
-        item_version=item.custody_version + 1,
-        from_ref=holder_ref(from_kind, from_armory_id, from_member_id),
-        to_ref=holder_ref(to_kind, to_armory_id, to_member_id),
+        subject={"item": item},
+        version=item.custody_version + 1,
+        source=source,
+        target=(to_kind, to_armory_id, to_member_id),
         actor_id=actor_id,
         reason=reason,
         due_at=due_at,
         data=data,
-        prev_hash=head.hash,
-    )
-    event = LedgerEvent.objects.create(
-        seq=seq,
-        recorded_at=recorded_at,
-        kind=kind,
-        item=item,
-        item_version=item.custody_version + 1,
-        from_kind=from_kind,
-        from_armory_id=from_armory_id,
-        from_member_id=from_member_id,
-        to_kind=to_kind,
-        to_armory_id=to_armory_id,
-        to_member_id=to_member_id,
-        actor_id=actor_id,
-        reason=reason,
-        due_at=due_at,
-        data=data,
-        prev_hash=head.hash,
-        hash=compute_hash(fields),
+        webhook={"item": item.pk, "serial_number": item.serial_number},
     )
     item.holder_kind = to_kind
     item.holder_armory_id = to_armory_id
@@ -154,14 +130,98 @@ def append(
     item.due_at = due_at if to_kind == HolderKind.MEMBER else None
     item.custody_version += 1
     item.save(update_fields=["holder_kind", "holder_armory", "holder_member", "due_at", "custody_version"])
+    return event
+
+
+Holder = tuple[str | None, int | None, int | None]  # (kind, armory id, member id); (None, None, None) is "no holder"
+NOBODY: Holder = (None, None, None)
+
+
+def append_lot(
+    *,
+    kind: str,
+    lot,
+    quantity: int,
+    source: Holder,
+    target: Holder,
+    actor_id: int,
+    reason: str = "",
+    due_at: datetime | None = None,
+    data: dict | None = None,
+) -> LedgerEvent:
+    """Append one event moving `quantity` of `lot` from `source` to `target` (either may be NOBODY: a delivery
+    comes from outside the books, an expended or lost quantity leaves them). The caller locked the lot row and
+    moves the balances (custody.lots); this bumps the lot's version."""
+    event = _write(
+        kind=kind,
+        subject={"lot": lot, "quantity": quantity},
+        version=lot.version + 1,
+        source=source,
+        target=target,
+        actor_id=actor_id,
+        reason=reason,
+        due_at=due_at,
+        data=data,
+        webhook={"lot": lot.pk, "lot_number": lot.lot_number, "quantity": quantity},
+    )
+    lot.version += 1
+    lot.save(update_fields=["version"])
+    return event
+
+
+def _write(*, kind, subject, version, source, target, actor_id, reason, due_at, data, webhook) -> LedgerEvent:
+    """Chain one event onto the head: the shared body of append and append_lot."""
+    data = data or {}
+    _check_data(data)
+    head = LedgerHead.objects.select_for_update().get(pk=1)
+    seq = head.seq + 1
+    recorded_at = timezone.now()
+    lot = subject.get("lot")
+    item = subject.get("item")
+    fields = event_fields(
+        seq=seq,
+        recorded_at=recorded_at,
+        kind=kind,
+        item_id=item.pk if item else None,
+        item_version=version,
+        from_ref=holder_ref(*source),
+        to_ref=holder_ref(*target),
+        actor_id=actor_id,
+        reason=reason,
+        due_at=due_at,
+        data=data,
+        prev_hash=head.hash,
+        lot_id=lot.pk if lot else None,
+        quantity=subject.get("quantity"),
+    )
+    event = LedgerEvent.objects.create(
+        seq=seq,
+        recorded_at=recorded_at,
+        kind=kind,
+        item=item,
+        lot=lot,
+        quantity=subject.get("quantity"),
+        item_version=version,
+        from_kind=source[0],
+        from_armory_id=source[1],
+        from_member_id=source[2],
+        to_kind=target[0],
+        to_armory_id=target[1],
+        to_member_id=target[2],
+        actor_id=actor_id,
+        reason=reason,
+        due_at=due_at,
+        data=data,
+        prev_hash=head.hash,
+        hash=compute_hash(fields),
+    )
     LedgerHead.objects.filter(pk=1).update(seq=seq, hash=event.hash)
     webhooks.emit(
         f"custody.{kind}",
         {
             "seq": seq,
             "kind": kind,
-            "item": item.pk,
-            "serial_number": item.serial_number,
+            **webhook,
             "from": fields["from"],
             "to": fields["to"],
             "actor": actor_id,
@@ -193,6 +253,8 @@ _ROW_FIELDS = (
     "data",
     "prev_hash",
     "hash",
+    "lot_id",
+    "quantity",
 )
 
 
@@ -224,10 +286,12 @@ def iter_events(batch: int = 5000) -> Iterator[tuple]:
 
 
 def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
-    """Recompute the hash chain, replay the events into holdings and compare them with the items table."""
+    """Recompute the hash chain, replay the events into holdings and lot balances, and compare them with the
+    items and lot balance tables."""
     expected_seq = 1
     prev_hash = GENESIS_HASH
     holdings: dict[int, tuple[str, int, int]] = {}  # item id -> (holder ref, version, seq of its last event)
+    lots = LotReplay()
 
     def broken(bad_seq: int | None, problem: str, items: int = 0) -> VerifyResult:
         return VerifyResult(False, expected_seq - 1, prev_hash, items=items, bad_seq=bad_seq, problem=problem)
@@ -247,6 +311,8 @@ def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
         data,
         stored_prev,
         stored_hash,
+        lot_id,
+        quantity,
     ) in codec.rows():
         if progress:
             progress(1)
@@ -255,16 +321,34 @@ def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
         if stored_prev != prev_hash:
             return broken(seq, "prev_hash does not match the hash of the event before it")
         encoded = codec.encode(
-            seq, recorded, kind, item_id, item_version, from_ref, to_ref, actor, reason, due, data, stored_prev
+            seq,
+            recorded,
+            kind,
+            item_id,
+            item_version,
+            from_ref,
+            to_ref,
+            actor,
+            reason,
+            due,
+            data,
+            stored_prev,
+            lot_id,
+            quantity,
         )
         if sha256(encoded).hexdigest() != stored_hash:
             return broken(seq, "hash does not match the event's contents (the row was altered)")
-        current_ref, current_version, _ = holdings.get(item_id, (None, 0, 0))
-        if item_version != current_version + 1:
-            return broken(seq, f"item {item_id}: version {item_version} follows version {current_version}")
-        if from_ref != current_ref:
-            return broken(seq, f"item {item_id}: moved from {from_ref} but was held by {current_ref}")
-        holdings[item_id] = (to_ref, item_version, seq)
+        if lot_id is not None:
+            problem = lots.apply(seq, lot_id, item_version, from_ref, to_ref, quantity)
+            if problem:
+                return broken(seq, problem)
+        else:
+            current_ref, current_version, _ = holdings.get(item_id, (None, 0, 0))
+            if item_version != current_version + 1:
+                return broken(seq, f"item {item_id}: version {item_version} follows version {current_version}")
+            if from_ref != current_ref:
+                return broken(seq, f"item {item_id}: moved from {from_ref} but was held by {current_ref}")
+            holdings[item_id] = (to_ref, item_version, seq)
         prev_hash = stored_hash
         expected_seq = seq + 1
     events = expected_seq - 1
@@ -297,7 +381,51 @@ def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
     if holdings:
         missing = next(iter(holdings))
         return broken(holdings[missing][2], f"item {missing} has ledger events but no longer exists", items)
+    problem = lots.compare_with_tables()
+    if problem:
+        return broken(None, problem, items)
     return VerifyResult(True, events, prev_hash, items=items)
+
+
+class LotReplay:
+    """Lot balances rebuilt from lot events: each lot's versions run 1, 2, 3…; no holder ever gives more than it
+    holds; at the end the sums must equal the lot balance table and each lot's version."""
+
+    def __init__(self):
+        self.versions: dict[int, int] = {}
+        self.balances: dict[tuple[int, str], int] = {}
+
+    def apply(self, seq, lot_id, version, from_ref, to_ref, quantity) -> str:
+        current = self.versions.get(lot_id, 0)
+        if version != current + 1:
+            return f"lot {lot_id}: version {version} follows version {current}"
+        if from_ref is not None:
+            held = self.balances.get((lot_id, from_ref), 0)
+            if quantity > held:
+                return f"lot {lot_id}: {from_ref} gave {quantity} but held {held}"
+            self.balances[(lot_id, from_ref)] = held - quantity
+        if to_ref is not None:
+            self.balances[(lot_id, to_ref)] = self.balances.get((lot_id, to_ref), 0) + quantity
+        self.versions[lot_id] = version
+        return ""
+
+    def compare_with_tables(self) -> str:
+        from muster.custody.lot_models import Lot, LotBalance
+
+        stored = {
+            (lot_id, holder_ref(kind, armory_id, member_id)): quantity
+            for lot_id, kind, armory_id, member_id, quantity in LotBalance.objects.filter(quantity__gt=0).values_list(
+                "lot_id", "holder_kind", "holder_armory_id", "holder_member_id", "quantity"
+            )
+        }
+        replayed = {key: quantity for key, quantity in self.balances.items() if quantity}
+        for key in sorted(set(stored) | set(replayed)):
+            if stored.get(key, 0) != replayed.get(key, 0):
+                return f"lot {key[0]}: {key[1]} holds {stored.get(key, 0)} but the ledger says {replayed.get(key, 0)}"
+        for lot_id, version in Lot.objects.values_list("pk", "version"):
+            if self.versions.get(lot_id, 0) != version:
+                return f"lot {lot_id} is at version {version} but the ledger says {self.versions.get(lot_id, 0)}"
+        return ""
 
 
 def event_count() -> int:

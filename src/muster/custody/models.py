@@ -14,6 +14,9 @@ class ItemType(models.Model):
         OPTICS = "optics", "Optics"
         RADIO = "radio", "Radio"
         KEY = "key", "Key"
+        SEAL = "seal", "Seal"
+        AMMUNITION = "ammunition", "Ammunition (by lot)"
+        CONSUMABLE = "consumable", "Consumable (by lot)"
         OTHER = "other", "Other"
 
     name = models.CharField(max_length=120, unique=True, help_text="e.g. 'AK-74M assault rifle'")
@@ -38,6 +41,15 @@ class ItemType(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_by_lot(self) -> bool:
+        """Ammunition and consumables are counted by quantity per lot, not by serial number."""
+        return self.category in LOT_CATEGORIES
+
+
+LOT_CATEGORIES = frozenset({"ammunition", "consumable"})
+LOT_KINDS = ["lot_receive", "lot_issue", "lot_return", "lot_expend", "lot_loss", "lot_recover"]
 
 
 class Armory(models.Model):
@@ -162,17 +174,27 @@ class LedgerEvent(models.Model):
         MAINTENANCE_IN = "maintenance_in", "Back from maintenance"
         LOSS = "loss", "Reported lost"
         RECOVER = "recover", "Recovered"
+        # Ammunition and consumables: a quantity of one lot moves (docs/ledger.md, "Lots").
+        LOT_RECEIVE = "lot_receive", "Lot received"
+        LOT_ISSUE = "lot_issue", "Lot quantity issued"
+        LOT_RETURN = "lot_return", "Lot quantity returned"
+        LOT_EXPEND = "lot_expend", "Lot quantity expended"
+        LOT_LOSS = "lot_loss", "Lot quantity lost"
+        LOT_RECOVER = "lot_recover", "Lot quantity recovered"
 
     seq = models.BigIntegerField(primary_key=True)
     recorded_at = models.DateTimeField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="events")
+    # An event moves either one serialized item or a quantity of one lot; `item_version` is the item's or the lot's.
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    lot = models.ForeignKey("Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    quantity = models.PositiveIntegerField(null=True, blank=True)
     item_version = models.PositiveIntegerField()
     # NULL, not "", for "no holder": the check constraints and triggers compare holders with IS.
     from_kind = models.CharField(max_length=8, choices=HolderKind.choices, null=True, blank=True)  # noqa: DJ001
     from_armory = models.ForeignKey(Armory, null=True, on_delete=models.PROTECT, related_name="+")
     from_member = models.ForeignKey(Member, null=True, on_delete=models.PROTECT, related_name="events_from")
-    to_kind = models.CharField(max_length=8, choices=HolderKind.choices)
+    to_kind = models.CharField(max_length=8, choices=HolderKind.choices, null=True, blank=True)  # noqa: DJ001
     to_armory = models.ForeignKey(Armory, null=True, on_delete=models.PROTECT, related_name="+")
     to_member = models.ForeignKey(Member, null=True, on_delete=models.PROTECT, related_name="events_to")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="custody_events")
@@ -190,7 +212,19 @@ class LedgerEvent(models.Model):
                 name="ledger_one_event_per_item_version",
                 violation_error_message="Another custody change of this item was recorded first.",
             ),
+            models.UniqueConstraint(
+                fields=["lot", "item_version"],
+                condition=Q(lot__isnull=False),
+                name="ledger_one_event_per_lot_version",
+                violation_error_message="Another movement of this lot was recorded first.",
+            ),
             models.CheckConstraint(condition=Q(seq__gte=1), name="ledger_seq_positive"),
+            # Item kinds move one item; lot kinds move a positive quantity of one lot.
+            models.CheckConstraint(
+                condition=Q(kind__in=LOT_KINDS, item=None, lot__isnull=False, quantity__gt=0)
+                | (~Q(kind__in=LOT_KINDS) & Q(item__isnull=False, lot=None, quantity=None)),
+                name="ledger_moves_an_item_or_a_lot_quantity",
+            ),
             models.CheckConstraint(
                 condition=(
                     Q(from_kind=None, from_armory=None, from_member=None)
@@ -200,6 +234,8 @@ class LedgerEvent(models.Model):
                 & (
                     Q(to_kind="armory", to_armory__isnull=False, to_member=None)
                     | Q(to_kind="member", to_member__isnull=False, to_armory=None)
+                    # Expended or lost quantities leave the books.
+                    | Q(kind__in=["lot_expend", "lot_loss"], to_kind=None, to_armory=None, to_member=None)
                 ),
                 name="ledger_holders_well_formed",
             ),
@@ -229,6 +265,12 @@ class LedgerEvent(models.Model):
                         )
                         & ~Q(from_armory=F("to_armory"))
                     )
+                    # Lots: a delivery or a recovery comes from outside the books; the first event is a delivery.
+                    | Q(kind="lot_receive", from_kind=None, to_kind="armory")
+                    | Q(kind="lot_issue", from_kind="armory", to_kind="member", item_version__gt=1)
+                    | Q(kind="lot_return", from_kind="member", to_kind="armory", item_version__gt=1)
+                    | Q(kind__in=["lot_expend", "lot_loss"], from_kind__isnull=False, to_kind=None, item_version__gt=1)
+                    | Q(kind="lot_recover", from_kind=None, to_kind="armory", item_version__gt=1)
                 ),
                 name="ledger_kind_moves_custody_one_way",
             ),
@@ -240,6 +282,8 @@ class LedgerEvent(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.lot_id:
+            return f"#{self.seq} {self.kind} {self.quantity} of lot {self.lot_id}"
         return f"#{self.seq} {self.kind} item {self.item_id}"
 
 
@@ -363,7 +407,11 @@ class LossCase(models.Model):
         ESCALATED = "escalated", "Escalated (deadline passed)"
         RECOVERED = "recovered", "Recovered"
 
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="loss_cases")
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.PROTECT, related_name="loss_cases")
+    # Or a quantity of a lot that was neither returned nor accounted as expended.
+    lot = models.ForeignKey("Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="loss_cases")
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    recovered_quantity = models.PositiveIntegerField(default=0, help_text="Of a lot quantity: how much came back")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     last_member = models.ForeignKey(
@@ -402,6 +450,11 @@ class LossCase(models.Model):
                 violation_error_message="This item already has an open loss case.",
             ),
             models.CheckConstraint(
+                condition=Q(item__isnull=False, lot=None, quantity=None)
+                | Q(item=None, lot__isnull=False, quantity__gt=0),
+                name="loss_case_of_an_item_or_a_lot_quantity",
+            ),
+            models.CheckConstraint(
                 condition=Q(last_member__isnull=False, last_armory__isnull=True)
                 | Q(last_member__isnull=True, last_armory__isnull=False),
                 name="loss_case_names_one_custodian",
@@ -413,7 +466,12 @@ class LossCase(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.item} (case {self.pk}, {self.status})"
+        return f"{self.get_kind_display()} {self.subject} (case {self.pk}, {self.status})"
+
+    @property
+    def subject(self) -> str:
+        """What was lost: the item, or the quantity of the lot."""
+        return str(self.item) if self.item_id else f"{self.quantity} × {self.lot}"
 
     @property
     def is_open(self) -> bool:
@@ -442,3 +500,4 @@ class OverdueNotice(models.Model):
 
 
 from muster.custody.count_models import Count, CountPolicy, CountScan, Discrepancy  # noqa: E402, F401 (one app, two files)
+from muster.custody.lot_models import Lot, LotBalance  # noqa: E402, F401

@@ -99,8 +99,11 @@ def visible_override_events(account: Account) -> QuerySet[LedgerEvent]:
 
 
 def visible_loss_cases(account: Account) -> QuerySet[LossCase]:
-    """Staff see the loss cases of items homed in their units."""
-    return LossCase.objects.filter(scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path"))
+    """Staff see the loss cases of items and lots homed in their units."""
+    return LossCase.objects.filter(
+        scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path")
+        | scope.units_q(account, scope.STAFF_ROLES, field="lot__home_armory__unit__path")
+    )
 
 
 def visible_counts(account: Account) -> QuerySet[Count]:
@@ -117,7 +120,12 @@ def as_id(value) -> int | None:
 
 
 def find_loss_case(account: Account, pk) -> LossCase:
-    case = visible_loss_cases(account).filter(pk=as_id(pk)).select_related("item__home_armory__unit").first()
+    case = (
+        visible_loss_cases(account)
+        .filter(pk=as_id(pk))
+        .select_related("item__home_armory__unit", "lot__home_armory__unit", "lot__item_type")
+        .first()
+    )
     if case is None:
         raise NotFound(f"No loss case {pk} in your units.", code="loss_case_not_found")
     return case

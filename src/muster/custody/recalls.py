@@ -107,6 +107,14 @@ def refuse_departure_while_holding(member: Member) -> None:
 
     held = Item.objects.filter(holder_kind=HolderKind.MEMBER, holder_member=member).select_related("item_type")
     count = held.count()
+    from muster.custody.lot_models import LotBalance
+
+    lot_balances = LotBalance.objects.filter(holder_member=member, quantity__gt=0).select_related("lot__item_type")
+    if lot_balances.exists():
+        names = ", ".join(f"{balance.quantity} × {balance.lot}" for balance in lot_balances[:3])
+        raise Refused(
+            f"{member} still holds {names}; settle it (return, expended, or lost) first.", code="member_holds_items"
+        )
     if count:
         names = ", ".join(str(item) for item in held[:3])
         raise Refused(

@@ -4,7 +4,7 @@ from django.db import connection
 
 from muster.custody import services, triggers
 from muster.custody.ledger import GENESIS_HASH
-from muster.custody.models import Armory, Item, ItemType, LedgerEvent, LedgerHead
+from muster.custody.models import Armory, Item, ItemType, LedgerEvent, LedgerHead, Lot, LotBalance
 from muster.members.models import Account
 
 _serials = iter(range(10_000, 10_000_000))
@@ -28,6 +28,16 @@ def make_item(armory: Armory, actor: Account, *, item_type: ItemType | None = No
     )
 
 
+def make_lot(armory: Armory, actor: Account, *, quantity: int = 1000, number: str = "", name: str = "") -> Lot:
+    """A lot of 5.45×39 rounds received into `armory` (a `lot_receive` event)."""
+    from muster.custody import lots
+
+    item_type = make_item_type(name or "5.45×39 mm ball", category=ItemType.Category.AMMUNITION)
+    number = number or f"LOT-{next(_serials)}"
+    lots.receive(item_type=item_type, lot_number=number, armory=armory, quantity=quantity, actor=actor)
+    return Lot.objects.get(item_type=item_type, lot_number=number)
+
+
 def purge_ledger() -> None:
     """Empty the custody tables, which the append-only triggers otherwise forbid. Tests only."""
     triggers.uninstall(connection)
@@ -41,6 +51,8 @@ def purge_ledger() -> None:
         OverdueNotice.objects.all().delete()
         LedgerEvent.objects.all().delete()
         Item.objects.all().delete()
+        LotBalance.objects.all().delete()
+        Lot.objects.all().delete()
         LedgerHead.objects.update_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
     finally:
         triggers.install(connection)

@@ -3,11 +3,14 @@
 Installed by migration custody/0002; `uninstall` exists only for the test suite's purge (see custody.testing).
 """
 
+import re
+
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 GENESIS = "0" * 64
 LEDGER = "custody_ledgerevent"
 ITEM = "custody_item"
+LOT = "custody_lot"
 
 _SQLITE = [
     f"""CREATE TRIGGER IF NOT EXISTS ledger_refuse_update BEFORE UPDATE ON {LEDGER}
@@ -19,11 +22,20 @@ _SQLITE = [
       OR NEW.prev_hash != COALESCE((SELECT hash FROM {LEDGER} WHERE seq = NEW.seq - 1), '{GENESIS}')
     BEGIN SELECT RAISE(ABORT, 'custody ledger: event out of sequence or not chained to the previous one'); END""",
     f"""CREATE TRIGGER IF NOT EXISTS ledger_custody_continuous BEFORE INSERT ON {LEDGER}
-    WHEN NEW.item_version > 1 AND NOT EXISTS (
+    WHEN NEW.item_id IS NOT NULL AND NEW.item_version > 1 AND NOT EXISTS (
         SELECT 1 FROM {LEDGER} p WHERE p.item_id = NEW.item_id AND p.item_version = NEW.item_version - 1
           AND p.to_kind IS NEW.from_kind AND p.to_armory_id IS NEW.from_armory_id
           AND p.to_member_id IS NEW.from_member_id)
     BEGIN SELECT RAISE(ABORT, 'custody ledger: the item is not held by the event''s from-holder'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS ledger_lot_versions_continuous BEFORE INSERT ON {LEDGER}
+    WHEN NEW.lot_id IS NOT NULL AND NEW.item_version > 1 AND NOT EXISTS (
+        SELECT 1 FROM {LEDGER} p WHERE p.lot_id = NEW.lot_id AND p.item_version = NEW.item_version - 1)
+    BEGIN SELECT RAISE(ABORT, 'custody ledger: a lot event must follow the lot''s previous one'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS lot_version_follows_ledger BEFORE UPDATE ON {LOT}
+    WHEN NEW.version != OLD.version
+    BEGIN SELECT RAISE(ABORT, 'custody: a lot''s version changes only with its ledger event')
+    WHERE NOT EXISTS (SELECT 1 FROM {LEDGER} e WHERE e.lot_id = NEW.id AND e.item_version = NEW.version)
+      OR NEW.version != OLD.version + 1; END""",
     f"""CREATE TRIGGER IF NOT EXISTS item_holder_follows_ledger BEFORE UPDATE ON {ITEM}
     WHEN NEW.custody_version != OLD.custody_version OR NEW.holder_kind IS NOT OLD.holder_kind
       OR NEW.holder_armory_id IS NOT OLD.holder_armory_id OR NEW.holder_member_id IS NOT OLD.holder_member_id
@@ -41,6 +53,8 @@ _SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS ledger_chain_continuous",
     "DROP TRIGGER IF EXISTS ledger_custody_continuous",
     "DROP TRIGGER IF EXISTS item_holder_follows_ledger",
+    "DROP TRIGGER IF EXISTS ledger_lot_versions_continuous",
+    "DROP TRIGGER IF EXISTS lot_version_follows_ledger",
 ]
 
 _POSTGRES = [
@@ -62,7 +76,12 @@ _POSTGRES = [
             RAISE EXCEPTION 'custody ledger: event out of sequence or not chained to the previous one'
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
-        IF NEW.item_version > 1 AND NOT EXISTS (
+        IF NEW.lot_id IS NOT NULL AND NEW.item_version > 1 AND NOT EXISTS (
+            SELECT 1 FROM {LEDGER} p WHERE p.lot_id = NEW.lot_id AND p.item_version = NEW.item_version - 1) THEN
+            RAISE EXCEPTION 'custody ledger: a lot event must follow the lot''s previous one'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        IF NEW.item_id IS NOT NULL AND NEW.item_version > 1 AND NOT EXISTS (
             SELECT 1 FROM {LEDGER} p WHERE p.item_id = NEW.item_id AND p.item_version = NEW.item_version - 1
               AND p.to_kind IS NOT DISTINCT FROM NEW.from_kind
               AND p.to_armory_id IS NOT DISTINCT FROM NEW.from_armory_id
@@ -89,6 +108,15 @@ _POSTGRES = [
         END IF;
         RETURN NEW;
     END $$""",
+    f"""CREATE OR REPLACE FUNCTION muster_lot_version_follows_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.version IS DISTINCT FROM OLD.version AND (NEW.version <> OLD.version + 1 OR NOT EXISTS (
+                SELECT 1 FROM {LEDGER} e WHERE e.lot_id = NEW.id AND e.item_version = NEW.version)) THEN
+            RAISE EXCEPTION 'custody: a lot''s version changes only with its ledger event'
+                USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        RETURN NEW;
+    END $$""",
     f"""CREATE OR REPLACE TRIGGER ledger_refuse_update_delete BEFORE UPDATE OR DELETE ON {LEDGER}
         FOR EACH ROW EXECUTE FUNCTION muster_ledger_refuse_change()""",
     f"""CREATE OR REPLACE TRIGGER ledger_refuse_truncate BEFORE TRUNCATE ON {LEDGER}
@@ -97,6 +125,8 @@ _POSTGRES = [
         FOR EACH ROW EXECUTE FUNCTION muster_ledger_check_insert()""",
     f"""CREATE OR REPLACE TRIGGER item_holder_follows_ledger BEFORE UPDATE ON {ITEM}
         FOR EACH ROW EXECUTE FUNCTION muster_item_holder_follows_ledger()""",
+    f"""CREATE OR REPLACE TRIGGER lot_version_follows_ledger BEFORE UPDATE ON {LOT}
+        FOR EACH ROW EXECUTE FUNCTION muster_lot_version_follows_ledger()""",
 ]
 
 _POSTGRES_DROP = [
@@ -104,15 +134,23 @@ _POSTGRES_DROP = [
     f"DROP TRIGGER IF EXISTS ledger_refuse_truncate ON {LEDGER}",
     f"DROP TRIGGER IF EXISTS ledger_check_insert ON {LEDGER}",
     f"DROP TRIGGER IF EXISTS item_holder_follows_ledger ON {ITEM}",
+    f"DROP TRIGGER IF EXISTS lot_version_follows_ledger ON {LOT}",
 ]
 
 
 def _statements(connection: BaseDatabaseWrapper, *, drop: bool) -> list[str]:
     if connection.vendor == "sqlite":
-        return _SQLITE_DROP if drop else _SQLITE
-    if connection.vendor == "postgresql":
-        return _POSTGRES_DROP if drop else _POSTGRES
-    raise NotImplementedError(f"no custody triggers for {connection.vendor}")
+        statements = _SQLITE_DROP if drop else _SQLITE
+    elif connection.vendor == "postgresql":
+        statements = _POSTGRES_DROP if drop else _POSTGRES
+    else:
+        raise NotImplementedError(f"no custody triggers for {connection.vendor}")
+    # Migrations before lots existed (custody/0011) install and remove the other triggers only. SQLite resolves a
+    # trigger's column names when it is created, PostgreSQL's PL/pgSQL when it runs.
+    if LOT not in connection.introspection.table_names():
+        needs_lots = rf"\bON {LOT}\b|lot_id" if connection.vendor == "sqlite" else rf"\bON {LOT}\b"
+        statements = [statement for statement in statements if not re.search(needs_lots, statement)]
+    return statements
 
 
 def install(connection: BaseDatabaseWrapper) -> None:

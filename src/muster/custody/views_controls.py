@@ -230,8 +230,9 @@ class LossListView(LoginRequiredMixin, View):
     def get(self, request):
         _require_staff(request.user)
         cases = queries.visible_loss_cases(request.user).select_related(
-            "item__item_type", "item__home_armory", "last_member", "last_armory", "opened_by"
-        )
+            "item__item_type", "item__home_armory", "lot__item_type", "lot__home_armory", "last_member",
+            "last_armory", "opened_by",
+        )  # fmt: skip
         if request.GET.get("show") == "open":
             cases = cases.filter(closed_at=None)
         cases = cases.order_by(F("closed_at").desc(nulls_first=True), "deadline", "pk")
@@ -246,8 +247,8 @@ class LossCaseView(LoginRequiredMixin, View):
 
     def case(self, request, pk) -> LossCase:
         cases = queries.visible_loss_cases(request.user).select_related(
-            "item__item_type", "item__home_armory__unit", "last_member", "last_armory", "opened_by", "closed_by",
-            "opened_event", "closed_event",
+            "item__item_type", "item__home_armory__unit", "lot__item_type", "lot__home_armory__unit", "last_member",
+            "last_armory", "opened_by", "closed_by", "opened_event", "closed_event",
         )  # fmt: skip
         case = cases.filter(pk=pk).first()
         if case is None:
@@ -263,7 +264,7 @@ class LossCaseView(LoginRequiredMixin, View):
         if action == "report":
             form, perform = PoliceReportForm(request.POST), losses.record_report_to_authorities
             forms, done = {"report_form": form}, "Police report number recorded."
-        elif action == "recover":
+        elif action == "recover" and case.item_id:
             if not scope.has_role(user, case.item.home_armory.unit, {Role.ARMORER}):
                 raise PermissionDenied("Only the unit's armorers take a recovered item back in.")
             form = RecoverForm(request.POST, armories=stores_for(user))
@@ -287,15 +288,18 @@ class LossCaseView(LoginRequiredMixin, View):
 
     def show(self, case, *, status=200, report_form=None, recover_form=None):
         user = self.request.user
-        may_report = case.is_open and scope.has_role(user, case.item.home_armory.unit, losses.REPORTERS)
-        may_recover = case.is_open and scope.has_role(user, case.item.home_armory.unit, {Role.ARMORER})
-        if may_recover and recover_form is None:
-            recover_form = RecoverForm(armories=stores_for(user), initial={"armory": case.item.home_armory_id})
+        home = (case.item or case.lot).home_armory  # a case is about an item or a quantity of a lot
+        may_report = case.is_open and scope.has_role(user, home.unit, losses.REPORTERS)
+        may_recover = case.is_open and scope.has_role(user, home.unit, {Role.ARMORER})
+        if may_recover and case.item_id and recover_form is None:
+            recover_form = RecoverForm(armories=stores_for(user), initial={"armory": home.pk})
         context = {
             "case": case,
+            # A lot quantity comes back in parts, on the lot's own recovery form.
+            "lot_recover_url": reverse("lot-recover", args=[case.pk]) if may_recover and case.lot_id else "",
             "now": timezone.now(),
             "report_form": report_form or (PoliceReportForm() if may_report else None),
-            "recover_form": recover_form if may_recover else None,
+            "recover_form": recover_form if may_recover and case.item_id else None,
         }
         return _page(self.request, "custody/loss_detail.html", context, status=status)
 

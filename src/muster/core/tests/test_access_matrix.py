@@ -132,6 +132,7 @@ BUILD_SETTINGS = {
     "MUSTER_REQUIRE_HANDOVER_PIN": False,
     "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
     "AXES_ENABLED": False,
+    "MUSTER_REQUIRE_TOTP": False,
 }
 
 

@@ -179,3 +179,40 @@ def test_keygen_refuses_to_replace_a_key(signing_key):
     code, message = run("keygen")
     assert code == 3
     assert "already exists" in message
+
+
+def test_the_standalone_verifier_replays_lot_quantities_and_catches_an_overdrawn_holder(world, tmp_path):
+    from muster.custody import lots
+    from muster.custody.lots import Expenditure
+    from muster.custody.testing import make_lot
+
+    lot = make_lot(world.armory_a, world.alice, quantity=100)
+    lots.issue(lot=lot, member=world.bob_member, quantity=40, actor=world.alice)
+    lots.settle(lot=lot, member=world.bob_member, returned=10, expended=25, actor=world.alice,
+                expenditure=Expenditure("incident", "INC-9"))  # fmt: skip
+    export = tmp_path / "ledger.jsonl"
+    call_command("ledger", "export", str(export))
+    lines = export.read_text().splitlines()
+    assert standalone(export).returncode == 0, standalone(export).stdout
+    assert {json.loads(line).get("kind") for line in lines[1:]} >= {
+        "lot_receive",
+        "lot_issue",
+        "lot_expend",
+        "lot_loss",
+    }
+
+    # An export rewritten consistently (every hash recomputed) so that the member gave back more than they held.
+    events = [json.loads(line) for line in lines[1:]]
+    prev = "0" * 64
+    for event in events:
+        event.pop("hash")
+        if event["kind"] == "lot_return":
+            event["quantity"] = 41
+        event["prev_hash"] = prev
+        prev = event["hash"] = ledger.compute_hash({key: value for key, value in event.items() if key != "hash"})
+    header = json.loads(lines[0]) | {"head_hash": prev}
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text("\n".join(json.dumps(line) for line in [header, *events]) + "\n")
+    result = standalone(forged)
+    assert result.returncode == 1
+    assert f"member:{world.bob_member.pk} gave 41 but held 40" in result.stdout

@@ -68,6 +68,46 @@ def test_fast_encoding_equals_the_specified_encoding(
     assert fast == specified
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(1, 10**12),
+    recorded=times,
+    kind=st.sampled_from(["lot_receive", "lot_issue", "lot_return", "lot_expend", "lot_loss", "lot_recover"]),
+    lot=st.integers(1, 10**9),
+    quantity=st.integers(1, 10**7),
+    version=st.integers(1, 10**6),
+    from_ref=st.none() | refs,
+    to_ref=st.none() | refs,
+    reason=st.text(max_size=40),
+    data=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+)
+def test_fast_encoding_of_lot_events_equals_the_specified_encoding(
+    seq, recorded, kind, lot, quantity, version, from_ref, to_ref, reason, data
+):
+    prev = "ab" * 32
+    specified = ledger.canonical_bytes(
+        ledger.event_fields(
+            seq=seq, recorded_at=recorded, kind=kind, item_id=None, item_version=version, from_ref=from_ref,
+            to_ref=to_ref, actor_id=7, reason=reason, due_at=None, data=data, prev_hash=prev, lot_id=lot,
+            quantity=quantity,
+        )
+    )  # fmt: skip
+    fast = codec.encode(
+        seq, codec.time_text(recorded), kind, None, version, from_ref, to_ref, 7, reason, None,
+        codec.data_text(data), prev, lot, quantity,
+    )  # fmt: skip
+    assert fast == specified
+    assert b'"lot":' in fast and b'"quantity":' in fast
+
+
+def test_an_item_events_encoding_has_no_lot_keys():
+    fields = ledger.event_fields(
+        seq=1, recorded_at=datetime(2026, 1, 1, tzinfo=UTC), kind="register", item_id=3, item_version=1,
+        from_ref=None, to_ref="armory:1", actor_id=1, reason="", due_at=None, data={}, prev_hash="0" * 64,
+    )  # fmt: skip
+    assert "lot" not in fields and "quantity" not in fields
+
+
 @pytest.mark.parametrize(
     ("stored", "canonical"),
     [

@@ -44,7 +44,7 @@ def case_line(case: LossCase) -> str:
     else:
         state = f"report by {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}"
     return (f"{case.pk:>5}  {timezone.localtime(case.opened_at):%Y-%m-%d %H:%M}  {case.status:<9}  {case.kind:<11}  "
-            f"{case.item}  last with {custodian}  {state}")  # fmt: skip
+            f"{case.subject}  last with {custodian}  {state}")  # fmt: skip
 
 
 class Command(MusterCommand):

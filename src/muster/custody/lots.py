@@ -1,0 +1,558 @@
+"""Ammunition and consumables by lot: receive, issue, return, expend, settle, lose, recover, recall.
+
+Same shape as custody.services: keyword-only arguments, an acting account, one durable transaction. Every movement
+locks the lot row first, so all movements of one lot are serialized; it checks the balances it draws from, moves
+them, and appends a `lot_*` ledger event carrying the quantity. The `lot_balance_never_negative` check constraint
+refuses a negative balance even if a check here were skipped; `muster ledger verify` replays the lot events and
+compares them with the balance table.
+
+What a member drew and does not bring back must be accounted for: as expended with a justification (a training
+session, an incident report, or for stock in an armory a disposal record), or it opens a loss case (`settle`).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.core.notify import notify
+from muster.custody import handover, ledger
+from muster.custody.ledger import NOBODY, Holder
+from muster.custody.lot_models import Lot, LotBalance
+from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent, LossCase
+from muster.members import scope
+from muster.members.models import Account, Member, Role
+
+MAX_QUANTITY = 10_000_000
+LOT_MANAGERS = frozenset({Role.ARMORER, Role.COMMANDER})
+
+
+class Justification:
+    TRAINING_SESSION = "training_session"
+    INCIDENT = "incident"
+    DISPOSAL = "disposal"  # stock in an armory destroyed or handed back to the supplier (a recalled lot, say)
+    CHOICES = (
+        (TRAINING_SESSION, "Training session"),
+        (INCIDENT, "Incident report"),
+        (DISPOSAL, "Disposal (armory stock)"),
+    )
+    ALL = frozenset(choice for choice, _ in CHOICES)
+
+
+@dataclass(frozen=True)
+class Expenditure:
+    """How an expended quantity is justified: a training session's id, or an incident or disposal reference."""
+
+    kind: str
+    reference: str
+
+
+def _active(actor: Account) -> None:
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
+
+
+def _require_armorer(actor: Account, armory: Armory, action: str) -> None:
+    _active(actor)
+    if not scope.has_role(actor, armory.unit, {Role.ARMORER}):
+        raise NotPermitted(
+            f"{actor.username} is not an armorer of {armory.unit.code}, which owns {armory.code}; cannot {action}.",
+            code="not_armorer",
+        )
+
+
+def _quantity(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"The quantity must be a whole number, not {value!r}.", code="quantity_invalid")
+    if value <= 0:
+        raise Invalid("The quantity must be at least 1.", code="quantity_not_positive")
+    if value > MAX_QUANTITY:
+        raise Invalid(f"The quantity may be at most {MAX_QUANTITY:,}.", code="quantity_too_large")
+    return value
+
+
+def _lock(lot: Lot) -> Lot:
+    locked = Lot.objects.select_for_update().get(pk=lot.pk)
+    locked.item_type = ItemType.objects.get(pk=locked.item_type_id)
+    locked.home_armory = Armory.objects.select_related("unit").get(pk=locked.home_armory_id)
+    return locked
+
+
+def _store(armory: Armory) -> Armory:
+    armory = Armory.objects.select_related("unit").get(pk=armory.pk)
+    if armory.kind == Armory.Kind.WORKSHOP:
+        raise Invalid(f"{armory} is a workshop; lots are kept in stores.", code="not_a_store")
+    return armory
+
+
+def armory_holder(armory: Armory) -> Holder:
+    return (HolderKind.ARMORY, armory.pk, None)
+
+
+def member_holder(member: Member) -> Holder:
+    return (HolderKind.MEMBER, None, member.pk)
+
+
+def balance_of(lot: Lot, holder: Holder) -> int:
+    kind, armory_id, member_id = holder
+    return (
+        LotBalance.objects.filter(lot=lot, holder_kind=kind, holder_armory_id=armory_id, holder_member_id=member_id)
+        .values_list("quantity", flat=True)
+        .first()
+        or 0
+    )
+
+
+def _move(lot: Lot, quantity: int, source: Holder, target: Holder, due_at: datetime | None = None) -> None:
+    """Move balances; the caller holds the lot lock and checked that `source` holds enough."""
+    if source != NOBODY:
+        kind, armory_id, member_id = source
+        LotBalance.objects.filter(
+            lot=lot, holder_kind=kind, holder_armory_id=armory_id, holder_member_id=member_id
+        ).update(quantity=F("quantity") - quantity)
+    if target != NOBODY:
+        kind, armory_id, member_id = target
+        balance, _ = LotBalance.objects.get_or_create(
+            lot=lot, holder_kind=kind, holder_armory_id=armory_id, holder_member_id=member_id
+        )
+        balance.quantity = F("quantity") + quantity
+        fields = ["quantity"]
+        if kind == HolderKind.MEMBER:
+            balance.due_at = max(filter(None, [balance.due_at, due_at]), default=None)
+            fields.append("due_at")
+        balance.save(update_fields=fields)
+    if source != NOBODY and source[0] == HolderKind.MEMBER:
+        # A member who holds none of the lot any more owes nothing back.
+        LotBalance.objects.filter(lot=lot, holder_member_id=source[2], quantity=0).update(due_at=None)
+
+
+def _draw(lot: Lot, quantity: int, source: Holder, what: str) -> None:
+    held = balance_of(lot, source)
+    if quantity > held:
+        raise Refused(f"Cannot {what} {quantity} of {lot}: only {held} held there.", code="insufficient_quantity")
+
+
+@transaction.atomic(durable=True)
+def receive(
+    *,
+    item_type: ItemType,
+    lot_number: str,
+    armory: Armory,
+    quantity: int,
+    actor: Account,
+    delivery_ref: str = "",
+    reason: str = "",
+) -> LedgerEvent:
+    """A delivery of `quantity` of a lot into a store; the lot is created on its first delivery (home: `armory`)."""
+    armory = _store(armory)
+    _require_armorer(actor, armory, "receive deliveries into it")
+    quantity = _quantity(quantity)
+    lot_number = lot_number.strip()
+    if not lot_number:
+        raise Invalid("The lot number is empty.", code="lot_number_empty")
+    if not item_type.is_by_lot:
+        raise Invalid(
+            f"{item_type} is tracked by serial number, not by lot; register its items instead.", code="not_by_lot"
+        )
+    lot, _ = Lot.objects.get_or_create(item_type=item_type, lot_number=lot_number, defaults={"home_armory": armory})
+    lot = _lock(lot)
+    if lot.is_recalled:
+        raise Refused(f"{lot} is recalled; it cannot be taken into stock.", code="lot_recalled")
+    data = {"delivery": delivery_ref.strip()[:100]} if delivery_ref.strip() else {}
+    _move(lot, quantity, NOBODY, armory_holder(armory))
+    return ledger.append_lot(
+        kind=LedgerEvent.Kind.LOT_RECEIVE,
+        lot=lot,
+        quantity=quantity,
+        source=NOBODY,
+        target=armory_holder(armory),
+        actor_id=actor.pk,
+        reason=reason or "delivery received",
+        data=data,
+    )
+
+
+@transaction.atomic(durable=True)
+def issue(
+    *,
+    lot: Lot,
+    member: Member,
+    quantity: int,
+    actor: Account,
+    armory: Armory | None = None,
+    due_at: datetime | None = None,
+    reason: str = "",
+    receiver: handover.Confirmation | None = None,
+) -> LedgerEvent:
+    """Hand `quantity` of a lot from a store (its home store unless given) to a member who passes the gate."""
+    from muster.custody import services  # the gate and the due-back default live with the item services
+
+    lot = _lock(lot)
+    armory = _store(armory or lot.home_armory)
+    _require_armorer(actor, armory, "issue from it")
+    quantity = _quantity(quantity)
+    member = Member.objects.select_related("unit").get(pk=member.pk)
+    if not scope.has_role(actor, member.unit, {Role.ARMORER}):
+        raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
+    if actor.member_id == member.pk:
+        raise NotPermitted(
+            "An armorer cannot issue to themselves; another armorer must hand it over.", code="self_issue"
+        )
+    if lot.is_recalled:
+        raise Refused(f"{lot} is recalled: {lot.recall_reason}", code="lot_recalled")
+    now = timezone.now()
+    due_at = due_at or services.default_due_at(lot.item_type, now)
+    if due_at <= now:
+        raise Invalid("The due-back time must be in the future.", code="due_in_past")
+    # The member passes the same gate as for an item of this type (status, vetting, qualifications, freeze).
+    # pk=0: no item has it, so the gate's item checks (lost, in maintenance) find nothing.
+    as_item = Item(pk=0, item_type=lot.item_type, condition=Item.Condition.SERVICEABLE, holder_kind=HolderKind.ARMORY)
+    failures = services.gate(item=as_item, member=member, due_at=due_at, now=now)
+    if failures:
+        raise failures[0]
+    _draw(lot, quantity, armory_holder(armory), "issue")
+    data = {}
+    if receiver is not None or settings.MUSTER_REQUIRE_HANDOVER_PIN:
+        data["receiver_confirmed"] = handover.check(receiver, member, "receiver")
+    _move(lot, quantity, armory_holder(armory), member_holder(member), due_at=due_at)
+    return ledger.append_lot(
+        kind=LedgerEvent.Kind.LOT_ISSUE,
+        lot=lot,
+        quantity=quantity,
+        source=armory_holder(armory),
+        target=member_holder(member),
+        actor_id=actor.pk,
+        reason=reason,
+        due_at=due_at,
+        data=data,
+    )
+
+
+def _member_in_lot_unit(lot: Lot, member: Member, actor: Account) -> Member:
+    member = Member.objects.select_related("unit").get(pk=member.pk)
+    if not balance_of(lot, member_holder(member)) and not scope.has_role(actor, member.unit, {Role.ARMORER}):
+        raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
+    return member
+
+
+def _return(lot, member, quantity, armory, actor, reason) -> LedgerEvent:
+    _draw(lot, quantity, member_holder(member), "take back")
+    _move(lot, quantity, member_holder(member), armory_holder(armory))
+    return ledger.append_lot(
+        kind=LedgerEvent.Kind.LOT_RETURN,
+        lot=lot,
+        quantity=quantity,
+        source=member_holder(member),
+        target=armory_holder(armory),
+        actor_id=actor.pk,
+        reason=reason,
+    )
+
+
+def _check_expenditure(lot: Lot, source: Holder, expenditure: Expenditure) -> dict:
+    from muster.training.models import TrainingSession
+
+    kind, reference = expenditure.kind, str(expenditure.reference).strip()
+    if kind not in Justification.ALL:
+        raise Invalid(
+            f"Unknown justification {kind!r}; use one of {', '.join(sorted(Justification.ALL))}.",
+            code="justification_unknown",
+        )
+    if not reference:
+        raise Invalid(
+            "An expenditure needs a reference (session, incident or disposal record).", code="reference_missing"
+        )
+    if kind == Justification.TRAINING_SESSION:
+        session = (
+            TrainingSession.objects.select_related("unit").filter(pk=int(reference)).first()
+            if reference.isdigit()
+            else None
+        )
+        if session is None:
+            raise Invalid(f"There is no training session {reference}.", code="session_unknown")
+        if not session.unit.path.startswith(lot.home_armory.unit.path) and not lot.home_armory.unit.path.startswith(
+            session.unit.path
+        ):
+            raise Invalid(
+                f"Training session {reference} is not one of {lot.home_armory.unit.code}'s.", code="session_unknown"
+            )
+        reference = str(session.pk)
+    if kind == Justification.DISPOSAL and source[0] != HolderKind.ARMORY:
+        raise Invalid("Only stock in an armory is disposed of; a member's quantity is expended or returned.",
+                      code="disposal_from_member")  # fmt: skip
+    if kind != Justification.DISPOSAL and source[0] == HolderKind.ARMORY:
+        raise Invalid("Stock in an armory is expended only by disposal; issue it to the members who use it.",
+                      code="expended_from_armory")  # fmt: skip
+    return {"expended": {"justification": kind, "reference": reference[:100]}}
+
+
+def _expend(lot, source, quantity, expenditure, actor, reason) -> LedgerEvent:
+    data = _check_expenditure(lot, source, expenditure)
+    _draw(lot, quantity, source, "account as expended")
+    _move(lot, quantity, source, NOBODY)
+    return ledger.append_lot(
+        kind=LedgerEvent.Kind.LOT_EXPEND,
+        lot=lot,
+        quantity=quantity,
+        source=source,
+        target=NOBODY,
+        actor_id=actor.pk,
+        reason=reason,
+        data=data,
+    )
+
+
+@transaction.atomic(durable=True)
+def return_quantity(
+    *, lot: Lot, member: Member, quantity: int, actor: Account, armory: Armory | None = None, reason: str = ""
+) -> LedgerEvent:
+    """Take `quantity` of a lot back from a member into a store (the lot's home store unless given)."""
+    lot = _lock(lot)
+    armory = _store(armory or lot.home_armory)
+    _require_armorer(actor, armory, "take lots into it")
+    member = _member_in_lot_unit(lot, member, actor)
+    return _return(lot, member, _quantity(quantity), armory, actor, reason)
+
+
+@transaction.atomic(durable=True)
+def expend(
+    *,
+    lot: Lot,
+    quantity: int,
+    expenditure: Expenditure,
+    actor: Account,
+    member: Member | None = None,
+    armory: Armory | None = None,
+    reason: str = "",
+) -> LedgerEvent:
+    """Account `quantity` held by a member as expended (training session or incident), or dispose of armory stock."""
+    lot = _lock(lot)
+    if (member is None) == (armory is None):
+        raise Invalid("Say whose quantity was expended: a member's or an armory's.", code="holder_missing")
+    _require_armorer(actor, lot.home_armory, "account for its lots")
+    source = member_holder(_member_in_lot_unit(lot, member, actor)) if member else armory_holder(_store(armory))
+    return _expend(lot, source, _quantity(quantity), expenditure, actor, reason)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    returned: LedgerEvent | None
+    expended: LedgerEvent | None
+    loss_case: LossCase | None
+
+
+@transaction.atomic(durable=True)
+def settle(
+    *,
+    lot: Lot,
+    member: Member,
+    returned: int,
+    expended: int,
+    actor: Account,
+    expenditure: Expenditure | None = None,
+    armory: Armory | None = None,
+    place: str = "",
+) -> Settlement:
+    """Close out what a member holds of a lot at the counter: what comes back is returned, what was used is
+    expended with its justification, and whatever remains is unaccounted for and opens a loss case at once."""
+    lot = _lock(lot)
+    armory = _store(armory or lot.home_armory)
+    _require_armorer(actor, armory, "settle lots into it")
+    member = _member_in_lot_unit(lot, member, actor)
+    held = balance_of(lot, member_holder(member))
+    for name, value in (("returned", returned), ("expended", expended)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise Invalid(f"The {name} quantity must be a whole number, 0 or more.", code="quantity_invalid")
+    if held == 0:
+        raise Refused(f"{member} holds none of {lot}.", code="nothing_held")
+    if returned + expended > held:
+        raise Refused(
+            f"{member} holds {held} of {lot}; {returned} returned and {expended} expended is more than that.",
+            code="insufficient_quantity",
+        )
+    if expended and expenditure is None:
+        raise Invalid("Say what the expended quantity was used for.", code="justification_missing")
+    return_event = _return(lot, member, returned, armory, actor, "settled") if returned else None
+    expend_event = _expend(lot, member_holder(member), expended, expenditure, actor, "settled") if expended else None
+    missing = held - returned - expended
+    case = None
+    if missing:
+        case = _open_case(
+            lot=lot,
+            source=member_holder(member),
+            quantity=missing,
+            kind=LossCase.Kind.UNACCOUNTED,
+            circumstances=f"{missing} of {lot} neither returned nor accounted as expended when {member} settled.",
+            occurred_at=timezone.now(),
+            place=place or armory.name,
+            actor=actor,
+        )
+    return Settlement(return_event, expend_event, case)
+
+
+def _open_case(*, lot, source, quantity, kind, circumstances, occurred_at, place, actor, police_report_no=""):
+    now = timezone.now()
+    _draw(lot, quantity, source, "report lost")
+    _move(lot, quantity, source, NOBODY)
+    event = ledger.append_lot(
+        kind=LedgerEvent.Kind.LOT_LOSS,
+        lot=lot,
+        quantity=quantity,
+        source=source,
+        target=NOBODY,
+        actor_id=actor.pk,
+        reason=f"{LossCase.Kind(kind).label}: {circumstances}"[:500],
+        data={"loss": {"kind": kind, "place": place[:200]}},
+    )
+    case = LossCase.objects.create(
+        lot=lot,
+        quantity=quantity,
+        kind=kind,
+        last_member_id=source[2] if source[0] == HolderKind.MEMBER else None,
+        last_armory_id=source[1] if source[0] == HolderKind.ARMORY else None,
+        circumstances=circumstances,
+        occurred_at=occurred_at,
+        place=place,
+        police_report_no=police_report_no,
+        authorities_notified_at=now if police_report_no else None,
+        opened_at=now,
+        opened_by=actor,
+        opened_event=event,
+        deadline=now + timedelta(hours=settings.MUSTER_LOSS_REPORT_HOURS),
+    )
+    notify(
+        scope.holders_of_role_over(lot.home_armory.unit, [Role.ARMORER, Role.COMMANDER]),
+        subject=f"Loss case: {quantity} × {lot} {LossCase.Kind(kind).label.lower()}",
+        body=f"{circumstances}\nPlace: {place}. Report to the authorities by "
+        f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}.",
+        url=reverse("loss-page", args=[case.pk]),
+    )
+    return case
+
+
+@transaction.atomic(durable=True)
+def report_loss(
+    *,
+    lot: Lot,
+    quantity: int,
+    kind: str,
+    circumstances: str,
+    occurred_at: datetime,
+    place: str,
+    actor: Account,
+    member: Member | None = None,
+    armory: Armory | None = None,
+    police_report_no: str = "",
+) -> LossCase:
+    """Report a quantity of a lot lost or stolen from a member or an armory: a `lot_loss` event and a loss case
+    that freezes the member's further issues until it closes."""
+    from muster.custody.losses import REPORTERS
+
+    lot = _lock(lot)
+    if (member is None) == (armory is None):
+        raise Invalid("Say who held the lost quantity: a member or an armory.", code="holder_missing")
+    _active(actor)
+    if not scope.has_role(actor, lot.home_armory.unit, REPORTERS):
+        raise NotPermitted(
+            f"{actor.username} may not open loss cases for {lot.home_armory.unit.code}.", code="not_loss_reporter"
+        )
+    if kind not in LossCase.Kind.values:
+        raise Invalid(f"Unknown kind {kind!r}; use one of {', '.join(LossCase.Kind.values)}.", code="unknown_kind")
+    if not circumstances.strip() or not place.strip():
+        raise Invalid("Describe the circumstances and where it happened.", code="circumstances_missing")
+    if occurred_at > timezone.now():
+        raise Invalid("The loss cannot have happened in the future.", code="occurred_in_future")
+    source = member_holder(Member.objects.get(pk=member.pk)) if member else armory_holder(_store(armory))
+    return _open_case(
+        lot=lot,
+        source=source,
+        quantity=_quantity(quantity),
+        kind=kind,
+        circumstances=circumstances.strip(),
+        occurred_at=occurred_at,
+        place=place.strip(),
+        actor=actor,
+        police_report_no=police_report_no.strip(),
+    )
+
+
+def recover(*, case: LossCase, quantity: int, armory: Armory, actor: Account, notes: str) -> LedgerEvent:
+    """Some or all of a lost lot quantity is back: a `lot_recover` event brings it into a store; the case closes
+    when everything lost has come back (what is never found stays open, and escalated, on the books)."""
+    with transaction.atomic(durable=True):
+        case = LossCase.objects.select_for_update().get(pk=case.pk)
+        if case.lot_id is None:
+            raise Invalid("This case is about an item; recover the item.", code="not_a_lot_case")
+        if not case.is_open:
+            raise Refused("The case is already closed.", code="case_closed")
+        lot = _lock(case.lot)
+        armory = _store(armory)
+        _require_armorer(actor, armory, "take recovered lots into it")
+        quantity = _quantity(quantity)
+        outstanding = case.quantity - case.recovered_quantity
+        if quantity > outstanding:
+            raise Invalid(f"Only {outstanding} of this case is still missing.", code="more_than_lost")
+        if not notes.strip():
+            raise Invalid("Say how and where it was recovered.", code="notes_missing")
+        _move(lot, quantity, NOBODY, armory_holder(armory))
+        event = ledger.append_lot(
+            kind=LedgerEvent.Kind.LOT_RECOVER,
+            lot=lot,
+            quantity=quantity,
+            source=NOBODY,
+            target=armory_holder(armory),
+            actor_id=actor.pk,
+            reason=notes.strip()[:500],
+            data={"loss_case": case.pk},
+        )
+        case.recovered_quantity += quantity
+        fields = ["recovered_quantity"]
+        if case.recovered_quantity == case.quantity:
+            case.status = LossCase.Status.RECOVERED
+            case.closed_at, case.closed_by, case.closed_event = event.recorded_at, actor, event
+            case.recovery_notes = notes.strip()
+            fields += ["status", "closed_at", "closed_by", "closed_event", "recovery_notes"]
+        case.save(update_fields=fields)
+        return event
+
+
+@transaction.atomic(durable=True)
+def recall(*, lot: Lot, actor: Account, reason: str) -> Lot:
+    """Recall a lot (defective, unsafe): no further issues or deliveries; every member holding some is told to
+    bring it back, and the armorers and commanders are told where it is."""
+    lot = _lock(lot)
+    _active(actor)
+    if not scope.has_role(actor, lot.home_armory.unit, LOT_MANAGERS):
+        raise NotPermitted(
+            f"{actor.username} is not an armorer or commander of {lot.home_armory.unit.code}.", code="not_lot_manager"
+        )
+    if lot.is_recalled:
+        raise Refused(f"{lot} was already recalled on {lot.recalled_at:%Y-%m-%d}.", code="lot_already_recalled")
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise Invalid("Say why the lot is recalled (at least 5 characters).", code="recall_reason_missing")
+    lot.recalled_at, lot.recalled_by, lot.recall_reason = timezone.now(), actor, reason[:300]
+    # Saved with update(): the version trigger only watches `version`, and these columns are not custody.
+    Lot.objects.filter(pk=lot.pk).update(
+        recalled_at=lot.recalled_at, recalled_by=actor, recall_reason=lot.recall_reason
+    )
+    holders = list(
+        LotBalance.objects.filter(lot=lot, holder_kind=HolderKind.MEMBER, quantity__gt=0).values_list(
+            "holder_member_id", flat=True
+        )
+    )
+    accounts = list(Account.objects.filter(member_id__in=holders, is_active=True).values_list("pk", flat=True))
+    url = reverse("lot-page", args=[lot.pk])
+    notify(accounts, subject=f"RECALL: bring back {lot}", body=reason, url=url)
+    notify(
+        scope.holders_of_role_over(lot.home_armory.unit, [Role.ARMORER, Role.COMMANDER]),
+        subject=f"Lot recalled: {lot}",
+        body=f"{reason}\n{len(holders)} member(s) hold some of it.",
+        url=url,
+    )
+    return lot
