@@ -12,6 +12,7 @@ PAGES = [
     "/members/",
     "/custody/issue/",
     "/custody/transfer/",
+    "/custody/counter/",
     "/training/",
     "/training/expiring/",
     "/api/docs/",
