@@ -32,7 +32,7 @@ from muster.core.views import (
     paginate,
     query_without_page,
 )
-from muster.custody import handover, queries, services
+from muster.custody import handover, queries, services, views_dashboard
 from muster.custody.filters import ItemFilterSet
 from muster.custody.forms import IssueForm, ReturnForm, TransferForm
 from muster.custody.models import Armory, HolderKind, Item, LedgerEvent
@@ -78,6 +78,7 @@ class HomeView(PageMixin, TemplateView):
             context["my_items"] = list(held_by(user, user.member_id))
         if staff:
             context["armories"] = list(armory_counts(queries.visible_armories(user)))
+            context["dashboard_units"] = list(views_dashboard.top_units(user))
             context["overdue"] = list(
                 queries.visible_items(user)
                 .filter(holder_kind=HolderKind.MEMBER, due_at__lt=context["now"])
@@ -134,8 +135,9 @@ class ArmoryDetailView(PageMixin, TemplateView):
             can_return=scope.has_role(user, armory.unit, {Role.ARMORER}),
             recalls=recalls,
             recalls_total=len(recalls),
-            now=timezone.now(),
         )
+        # States, the overdue list, open loss cases, the chart and the count panel (the unit dashboard's panels).
+        context.update(views_dashboard.armory_panels(self.request, armory))
         return context
 
 

@@ -1,0 +1,357 @@
+"""The unit dashboard (web and API) and the armory page's dashboard panels: numbers against the database."""
+
+import re
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from muster.core.testing import make_member, make_unit
+from muster.custody import counts, dashboard, losses, maintenance, recalls, services
+from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase, Recall
+from muster.custody.testing import make_item
+from muster.custody.tests.test_browser import browser_page  # noqa: F401 — the shared Chromium fixture
+
+pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def at(moment: datetime):
+    """Everything inside happens at `moment` as far as the services and the ledger can tell."""
+    with mock.patch("django.utils.timezone.now", return_value=moment):
+        yield
+
+
+def days_ago(days: int, hour: int = 10) -> datetime:
+    # The real clock, not timezone.now(), which at() may be standing in for.
+    base = datetime.now(tz=timezone.get_current_timezone()) - timedelta(days=days)
+    return base.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_second_factor(settings):
+    # Two-factor sign-in is another feature's business; these tests sign staff in with force_login.
+    settings.MUSTER_REQUIRE_TOTP = False
+
+
+@pytest.fixture
+def workshop(world):
+    return Armory.objects.create(code="WS-A", name="Workshop A", unit=world.unit_a, kind=Armory.Kind.WORKSHOP)
+
+
+@pytest.fixture
+def stocked(world, workshop):
+    """Unit A: two in the armory, one issued, one overdue (and recalled), one in maintenance, one lost while issued,
+    one lost from the shelf; unit B: one issued (only the region sees it)."""
+    start = days_ago(20)
+    with at(start):
+        items = {name: make_item(world.armory_a, world.alice, serial=f"A-{name}") for name in
+                 ("kept1", "kept2", "issued", "overdue", "repair", "lost_out", "lost_in")}  # fmt: skip
+        b_item = make_item(world.armory_b, world.carol, serial="B-out")
+    with at(days_ago(10)):
+        services.issue(item=items["overdue"], member=world.bob_member, actor=world.alice, due_at=days_ago(9))
+        # Another holder: an open loss case freezes its last custodian's further issues.
+        services.issue(item=items["lost_out"], member=make_member(world.unit_a), actor=world.alice)
+    with at(days_ago(3)):
+        losses.open_case(item=items["lost_out"], kind="lost", circumstances="Dropped.", occurred_at=days_ago(4),
+                         place="Range", actor=world.alice)  # fmt: skip
+    services.issue(item=items["issued"], member=world.bob_member, actor=world.alice)
+    services.issue(item=b_item, member=world.member_b, actor=world.carol)
+    maintenance.send(item=items["repair"], workshop=workshop, actor=world.alice, reason="Sights loose")
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    losses.open_case(item=items["lost_in"], kind="stolen", circumstances="Gone from the rack.",
+                     occurred_at=an_hour_ago, place="Arms room A", actor=world.alice)  # fmt: skip
+    overdue = Item.objects.get(pk=items["overdue"].pk)
+    recalls.raise_recall(item=overdue, reason=Recall.Reason.VETTING_EXPIRED, detail="vetting ran out")
+    return items
+
+
+def staff_client(client, account):
+    client.force_login(account)
+    return client
+
+
+def test_it_counts_items_by_state_in_exclusive_buckets(client, world, stocked):
+    response = staff_client(client, world.dave).get(reverse("unit-dashboard", args=["A"]))
+    assert response.status_code == 200
+    states = response.context["board"].states
+    assert (states.total, states.in_armory, states.issued, states.in_maintenance, states.overdue, states.lost) == (
+        7, 2, 1, 1, 1, 2,
+    )  # fmt: skip
+    assert states.held_by_members == Item.objects.filter(home_armory__unit=world.unit_a, holder_kind="member").count()
+    html = response.content.decode()
+    for key, number in {"total": 7, "in_armory": 2, "issued": 1, "in_maintenance": 1, "overdue": 1, "lost": 2}.items():
+        assert f'data-state="{key}">{number}<' in html
+
+
+def test_the_region_dashboard_adds_up_its_units(client, world, stocked):
+    response = staff_client(client, world.rita).get(reverse("unit-dashboard", args=["R"]))
+    board = response.context["board"]
+    assert board.states.total == Item.objects.count() == 8
+    assert board.states.issued == 2  # A's and B's
+    by_code = {armory.code: armory.states for armory in board.armories}
+    assert set(by_code) == {"ARM-A", "ARM-B", "WS-A"}
+    assert by_code["ARM-B"].issued == 1 and by_code["ARM-A"].total == 7 and by_code["WS-A"].total == 0
+    assert [unit.code for unit in response.context["sub_units"]] == ["A", "B"]
+
+
+def test_it_lists_overdue_recalls_and_loss_cases_with_their_clocks(client, world, stocked):
+    response = staff_client(client, world.alice).get(reverse("unit-dashboard", args=["A"]))
+    board = response.context["board"]
+    assert [item.serial_number for item in board.overdue] == ["A-overdue"]
+    assert [recall.item.serial_number for recall in board.recalls] == ["A-overdue"]
+    assert board.recalls[0].can_return  # alice is an armorer of A
+    cases = LossCase.objects.filter(closed_at=None).order_by("deadline")
+    assert [case.pk for case in board.loss_cases] == [case.pk for case in cases]
+    assert board.loss_cases_total == 2
+    html = response.content.decode()
+    losses_card = html.split('data-testid="loss-cases"')[1].split("</table>")[0]
+    clocks = re.findall(r'data-testid="deadline-clock">([^<]+)<', losses_card)
+    assert clocks[0].startswith("overdue by") and clocks[1].endswith("left")  # the older case's deadline passed
+
+
+def test_each_armory_shows_its_last_count_and_the_next_due(client, world, stocked):
+    count = counts.start(armory=world.armory_a, actor=world.alice)
+    counts.submit(count=count, actor=world.alice)
+    counts.sign(count=count, actor=world.dave)
+    count.refresh_from_db()
+    board = staff_client(client, world.dave).get(reverse("unit-dashboard", args=["A"])).context["board"]
+    by_code = {armory.code: armory for armory in board.armories}
+    armory = by_code["ARM-A"]
+    assert (armory.last_count_id, armory.last_count_at) == (count.pk, count.signed_at)
+    assert armory.next_count_due == count.signed_at + timedelta(days=7)
+    assert not armory.count_due
+    workshop = by_code["WS-A"]
+    assert workshop.last_count_at is None and workshop.count_due  # never counted: due now
+
+
+def test_items_out_over_time_replays_the_ledger(client, world):
+    """The series against a replay of every event: the number held by members at the end of each day."""
+    paula = make_member(world.unit_a, first_name="Paula")
+    with at(days_ago(45)):
+        rifles = [make_item(world.armory_a, world.alice, serial=f"R{n}") for n in range(5)]
+        services.issue(item=rifles[0], member=world.bob_member, actor=world.alice, due_at=days_ago(1))
+    with at(days_ago(12)):
+        services.issue(item=rifles[1], member=world.bob_member, actor=world.alice)
+        services.issue(item=rifles[2], member=paula, actor=world.alice)
+    with at(days_ago(12, hour=15)):
+        services.return_item(item=rifles[2], actor=world.alice)
+    with at(days_ago(5)):
+        services.return_item(item=rifles[1], actor=world.alice)
+        services.issue(item=rifles[3], member=paula, actor=world.alice)
+    with at(days_ago(3)):
+        losses.open_case(item=rifles[3], kind="lost", circumstances="Lost on patrol.", occurred_at=days_ago(4),
+                         place="Sector 4", actor=world.alice)  # fmt: skip
+    with at(days_ago(2)):
+        case = LossCase.objects.get(item=rifles[3])
+        losses.recover(case=case, armory=world.armory_a, actor=world.alice, notes="Found at the post.")
+    services.issue(item=rifles[4], member=world.bob_member, actor=world.alice)
+    make_item(world.armory_b, world.carol)  # another unit's item changes nothing here
+
+    series = staff_client(client, world.alice).get(reverse("unit-dashboard", args=["A"])).context["board"].series
+    assert len(series) == 30 and series[-1].day == timezone.localdate()
+    events = list(LedgerEvent.objects.filter(item__home_armory=world.armory_a).order_by("recorded_at", "seq"))
+    for point in series:
+        end = timezone.make_aware(datetime.combine(point.day + timedelta(days=1), datetime.min.time()))
+        holders = {}
+        for event in events:
+            if event.recorded_at < end:
+                holders[event.item_id] = event.to_kind
+        assert point.out == sum(kind == HolderKind.MEMBER for kind in holders.values()), point.day
+    assert [point.out for point in series[-13:]] == [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 2]
+
+
+def test_the_chart_switches_to_90_days_and_draws_accessible_svg(client, world, stocked):
+    staff_client(client, world.alice)
+    response = client.get(reverse("unit-dashboard", args=["A"]), {"days": "90"})
+    assert len(response.context["board"].series) == 90
+    html = response.content.decode()
+    chart = html.split('data-testid="items-out"')[1].split("</details>")[0]
+    assert 'role="img"' in chart and '<title id="items-out-title">' in chart and '<desc id="items-out-desc">' in chart
+    assert "style=" not in chart and "<script" not in chart  # the CSP allows neither
+    assert 'aria-current="true">90 days<' in chart
+    assert chart.count("<tr><td>") == 90  # the table fallback
+    assert ">items out<" in chart and ">day<" in chart  # axis labels
+    assert len(client.get(reverse("unit-dashboard", args=["A"]), {"days": "7"}).context["board"].series) == 30
+
+
+@pytest.mark.parametrize(("who", "code", "status"), [
+    ("alice", "A", 200), ("dave", "A", 200), ("erin", "A", 200), ("frank", "A", 200), ("rita", "B", 200),
+    ("alice", "R", 404), ("alice", "B", 404), ("carol", "A", 404), ("bob", "A", 404), ("alice", "nope", 404),
+])  # fmt: skip
+def test_the_dashboard_is_for_staff_of_the_unit_or_above(client, world, who, code, status):
+    assert staff_client(client, getattr(world, who)).get(reverse("unit-dashboard", args=[code])).status_code == status
+
+
+def test_home_and_armory_pages_link_the_unit_dashboard(client, world):
+    staff_client(client, world.alice)
+    home = client.get(reverse("home"))
+    assert [unit.code for unit in home.context["dashboard_units"]] == ["A"]
+    assert reverse("unit-dashboard", args=["A"]) in home.content.decode()
+    assert reverse("unit-dashboard", args=["A"]) in client.get(reverse("armory-page", args=["ARM-A"])).content.decode()
+    staff_client(client, world.rita)
+    assert [unit.code for unit in client.get(reverse("home")).context["dashboard_units"]] == ["R"]
+
+
+def test_the_armory_page_shows_the_same_panels_for_one_armory(client, world, stocked):
+    response = staff_client(client, world.alice).get(reverse("armory-page", args=["ARM-A"]))
+    board = response.context["board"]
+    unit_board = dashboard.unit_dashboard(world.unit_a)
+    assert board.states == unit_board.by_armory[world.armory_a.pk]
+    assert [item.serial_number for item in board.overdue] == ["A-overdue"]
+    assert board.loss_cases_total == 2 and len(board.series) == 30
+    html = response.content.decode()
+    assert 'data-testid="count-panel"' in html and 'data-testid="items-out-chart"' in html
+    assert 'data-testid="loss-cases"' in html and 'data-state="lost">2<' in html
+
+
+def _fill(world, n: int) -> None:
+    """n items of A with issues, returns, an overdue one, a recall, a loss case: something in every panel."""
+    member = make_member(world.unit_a)
+    with at(days_ago(8)):
+        items = [make_item(world.armory_a, world.alice) for _ in range(n)]
+        for item in items[: n // 2]:
+            services.issue(item=item, member=member, actor=world.alice, due_at=days_ago(6))
+    with at(days_ago(4)):
+        services.return_item(item=items[0], actor=world.alice)
+        losses.open_case(item=items[-1], kind="lost", circumstances="Gone.", occurred_at=days_ago(5), place="Range",
+                         actor=world.alice)  # fmt: skip
+    recalls.raise_recall(item=Item.objects.get(pk=items[1].pk), reason=Recall.Reason.DEPARTED, detail="left")
+    Armory.objects.create(code=f"ST-{Armory.objects.count()}", name="Store", unit=world.unit_a)
+
+
+def _queries(fetch) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert fetch().status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("page", ["unit-dashboard", "armory-page", "api"])
+def test_the_dashboard_query_count_does_not_grow_with_the_data(client, world, page):
+    api = APIClient()
+    api.force_authenticate(world.alice)
+    staff_client(client, world.alice)
+    fetch = {
+        "unit-dashboard": lambda: client.get(reverse("unit-dashboard", args=["A"])),
+        "armory-page": lambda: client.get(reverse("armory-page", args=["ARM-A"])),
+        "api": lambda: api.get(reverse("api:unit-dashboard", args=["A"])),
+    }[page]
+    _fill(world, 4)
+    fetch()  # warm the session and caches
+    small = _queries(fetch)
+    _fill(world, 12)
+    assert _queries(fetch) == small
+
+
+# --- the API ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_api_returns_the_same_numbers_and_series(client, world, stocked):
+    api = APIClient()
+    api.force_authenticate(world.dave)
+    body = api.get(reverse("api:unit-dashboard", args=["A"]), {"days": "90"}).json()
+    board = dashboard.unit_dashboard(world.unit_a, days=90)
+    assert body["unit"]["code"] == "A" and body["days"] == 90
+    assert body["states"] == {"total": 7, "in_armory": 2, "issued": 1, "in_maintenance": 1, "overdue": 1, "lost": 2,
+                              "held_by_members": 3}  # fmt: skip
+    assert [(p["date"], p["out"]) for p in body["items_out"]] == [(p.day.isoformat(), p.out) for p in board.series]
+    assert [row["serial_number"] for row in body["overdue"]] == ["A-overdue"] and body["overdue_total"] == 1
+    assert body["overdue"][0]["member"] == world.bob_member.member_no
+    assert body["recalls_total"] == 1 and body["recalls"][0]["item"]["serial_number"] == "A-overdue"
+    cases = {row["item"]["serial_number"]: row for row in body["loss_cases"]}
+    assert cases["A-lost_out"]["seconds_to_deadline"] < 0 < cases["A-lost_in"]["seconds_to_deadline"]
+    armories = {row["code"]: row for row in body["armories"]}
+    assert armories["WS-A"]["kind"] == "workshop" and armories["WS-A"]["count_due"] is True
+    assert armories["ARM-A"]["states"]["lost"] == 2 and armories["ARM-A"]["open_count"] is None
+
+
+@pytest.mark.parametrize(("who", "code", "status", "error"), [
+    ("bob", "A", 404, "unit_not_found"), ("carol", "A", 404, "unit_not_found"), ("alice", "R", 404, "unit_not_found"),
+    ("alice", "A", 200, None),
+])  # fmt: skip
+def test_the_api_answers_404_outside_the_callers_units(world, who, code, status, error):
+    api = APIClient()
+    api.force_authenticate(getattr(world, who))
+    response = api.get(reverse("api:unit-dashboard", args=[code]))
+    assert response.status_code == status
+    assert error is None or response.json()["code"] == error
+
+
+def test_the_api_refuses_a_chart_length_it_does_not_draw(world):
+    api = APIClient()
+    api.force_authenticate(world.alice)
+    response = api.get(reverse("api:unit-dashboard", args=["A"]), {"days": "7"})
+    assert (response.status_code, response.json()["code"]) == (400, "days_invalid")
+    assert APIClient().get(reverse("api:unit-dashboard", args=["A"])).status_code == 401
+
+
+def test_loss_cases_of_lot_quantities_are_listed_too(client, world):
+    from muster.custody import lots
+    from muster.custody.testing import make_lot
+
+    lot = make_lot(world.armory_a, world.alice, quantity=500, number="7N6-041")
+    case = lots.report_loss(
+        lot=lot, quantity=30, kind="lost", circumstances="Box missing.", place="Range", armory=world.armory_a,
+        occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice,
+    )  # fmt: skip
+    make_lot(world.armory_b, world.carol, number="7N6-B")
+    staff_client(client, world.alice)
+    response = client.get(reverse("unit-dashboard", args=["A"]))
+    board = response.context["board"]
+    assert [c.pk for c in board.loss_cases] == [case.pk] and board.states.lost == 0  # a lot is not an item
+    assert "lot 7N6-041" in response.content.decode()
+    api = APIClient()
+    api.force_authenticate(world.alice)
+    (row,) = api.get(reverse("api:unit-dashboard", args=["A"])).json()["loss_cases"]
+    assert (row["item"], row["lot_number"], row["quantity"], row["home_armory"]) == (None, "7N6-041", 30, "ARM-A")
+
+
+def test_a_sub_unit_dashboard_counts_only_its_subtree(client, world):
+    platoon = make_unit("A1", parent=world.unit_a)
+    store = Armory.objects.create(code="ARM-A1", name="Platoon store", unit=platoon)
+    make_item(store, world.alice)
+    make_item(world.armory_a, world.alice)
+    staff_client(client, world.alice)
+    assert client.get(reverse("unit-dashboard", args=["A1"])).context["board"].states.total == 1
+    response = client.get(reverse("unit-dashboard", args=["A"]))
+    assert response.context["board"].states.total == 2
+    assert reverse("unit-dashboard", args=["A1"]) in response.content.decode()
+
+
+# --- in the browser, under the Content Security Policy ---------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_the_dashboard_pages_render_under_the_policy(live_server, browser_page, world, purged_ledger):  # noqa: F811
+    from muster.core.testing import PASSWORD
+
+    item = make_item(world.armory_a, world.alice, serial="AK-CHART")
+    services.issue(item=item, member=world.bob_member, actor=world.alice)
+    problems = []
+    browser_page.on(
+        "console",
+        lambda message: (
+            problems.append(f"{browser_page.url}: {message.text}")
+            if "Content Security Policy" in message.text or message.type == "error"
+            else None
+        ),
+    )
+    browser_page.on("pageerror", lambda error: problems.append(str(error)))
+    browser_page.goto(f"{live_server.url}/login/")
+    browser_page.fill("input[name=username]", "alice")
+    browser_page.fill("input[name=password]", PASSWORD)
+    browser_page.click("button[type=submit]")
+    browser_page.wait_for_url(f"{live_server.url}/")
+    for path in ("/units/A/dashboard/", "/units/A/dashboard/?days=90", "/armories/ARM-A/", "/units/A/keys/"):
+        browser_page.goto(f"{live_server.url}{path}")
+        browser_page.wait_for_load_state("networkidle")
+        if "keys" not in path:
+            box = browser_page.locator("[data-testid=items-out-chart] polyline").bounding_box()
+            assert box is not None and box["width"] > 300  # the line is drawn across the chart
+    assert problems == [], "\n".join(problems)
