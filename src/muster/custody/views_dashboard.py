@@ -8,7 +8,10 @@ A table of the same numbers follows it for screen readers and for anyone who pre
 import math
 from dataclasses import dataclass
 
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+from django.shortcuts import redirect
+from django.views import View
 from django.views.generic import TemplateView
 
 from muster.core.views import PageMixin, page_lookup
@@ -154,3 +157,18 @@ def top_units(account: Account):
 
 def ancestor_ids(unit: Unit) -> list[int]:
     return [int(part) for part in unit.path.strip("/").split("/") if part and int(part) != unit.pk]
+
+
+class MyDashboardView(PageMixin, View):
+    """/dashboard/: the navbar's way in — the dashboard of the account's highest staff unit (its key register with
+    ?keys), so the navbar needs no unit lookup of its own. Staff only (a member: 403)."""
+
+    def get(self, request):
+        from muster.core.views import is_staff
+
+        if not is_staff(request.user):
+            raise PermissionDenied("The unit dashboard is for staff.")
+        unit = top_units(request.user).first()
+        if unit is None:
+            raise Http404("No unit to show.")
+        return redirect("unit-keys" if "keys" in request.GET else "unit-dashboard", code=unit.code)

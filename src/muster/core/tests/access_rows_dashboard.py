@@ -5,9 +5,10 @@ Staff of the unit (or a unit above it) read them; anyone else — a plain member
 as for an armory: the unit is looked up among the caller's staff units. "own" is unit A, "other" unit B.
 """
 
-from muster.core.tests.access_table import STAFF_OBJECT, row, url
+from muster.core.tests.access_table import STAFF, STAFF_OBJECT, row, url
 
 ROWS = [
+    row("my-dashboard", url("my-dashboard"), GET=STAFF),
     row("unit-dashboard", url("unit-dashboard", "unit.code"), GET=STAFF_OBJECT),
     row("unit-keys", url("unit-keys", "unit.code"), GET=STAFF_OBJECT),
     row("api:unit-dashboard", url("api:unit-dashboard", "unit.code"), GET=STAFF_OBJECT),

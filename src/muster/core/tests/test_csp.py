@@ -13,6 +13,8 @@ PAGES = [
     "/custody/issue/",
     "/custody/transfer/",
     "/custody/counter/",
+    "/units/A/dashboard/",
+    "/units/A/keys/",
     "/training/",
     "/training/expiring/",
     "/api/docs/",

@@ -355,3 +355,13 @@ def test_the_dashboard_pages_render_under_the_policy(live_server, browser_page, 
             box = browser_page.locator("[data-testid=items-out-chart] polyline").bounding_box()
             assert box is not None and box["width"] > 300  # the line is drawn across the chart
     assert problems == [], "\n".join(problems)
+
+
+def test_the_navbar_dashboard_link_goes_to_the_accounts_highest_unit(client, world):
+    client.force_login(world.rita)  # armorer of the region
+    response = client.get(reverse("my-dashboard"))
+    assert response.status_code == 302 and response["Location"] == reverse("unit-dashboard", args=["R"])
+    response = client.get(reverse("my-dashboard") + "?keys")
+    assert response["Location"] == reverse("unit-keys", args=["R"])
+    client.force_login(world.bob)
+    assert client.get(reverse("my-dashboard")).status_code == 403
