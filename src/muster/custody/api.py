@@ -101,22 +101,25 @@ class ItemBriefSerializer(serializers.ModelSerializer):
 
 
 class LedgerEventSerializer(serializers.ModelSerializer):
-    """One ledger event. `from`/`to` are the holder refs the hash covers; `*_holder` spell them out."""
+    """One ledger event. `from`/`to` are the holder refs the hash covers; `*_holder` spell them out. An event moves
+    an item, or (`lot`, `quantity`) a quantity of an ammunition or consumable lot."""
 
-    item = ItemBriefSerializer(read_only=True)
+    item = ItemBriefSerializer(read_only=True, allow_null=True, help_text="The item; null in a lot event")
+    lot = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="The lot; null for an item")
+    lot_number = serializers.CharField(source="lot.lot_number", read_only=True, allow_null=True, default=None)
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Username of the actor")
 
     class Meta:
         model = LedgerEvent
         fields = [
-            "seq", "recorded_at", "kind", "item", "item_version", "actor", "reason", "due_at", "data", "prev_hash",
-            "hash",
+            "seq", "recorded_at", "kind", "item", "lot", "lot_number", "quantity", "item_version", "actor", "reason",
+            "due_at", "data", "prev_hash", "hash",
         ]  # fmt: skip
         read_only_fields = fields
 
     ORDER = [
-        "seq", "recorded_at", "kind", "item", "item_version", "from", "from_holder", "to", "to_holder", "actor",
-        "actor_id", "reason", "due_at", "data", "prev_hash", "hash",
+        "seq", "recorded_at", "kind", "item", "lot", "lot_number", "quantity", "item_version", "from", "from_holder",
+        "to", "to_holder", "actor", "actor_id", "reason", "due_at", "data", "prev_hash", "hash",
     ]  # fmt: skip
 
     def get_fields(self):
@@ -133,21 +136,23 @@ class LedgerEventSerializer(serializers.ModelSerializer):
     def get_from_ref(self, event: LedgerEvent) -> str | None:
         return holder_ref(event.from_kind, event.from_armory_id, event.from_member_id)
 
-    @extend_schema_field({"type": "string", "example": "member:7"})
-    def get_to_ref(self, event: LedgerEvent) -> str:
+    @extend_schema_field({"type": "string", "nullable": True, "example": "member:7"})
+    def get_to_ref(self, event: LedgerEvent) -> str | None:
         return holder_ref(event.to_kind, event.to_armory_id, event.to_member_id)
 
     @extend_schema_field(HolderSerializer(allow_null=True))
     def get_from_holder(self, event: LedgerEvent) -> dict | None:
         return holder_data(event.from_kind, event.from_armory, event.from_member)
 
-    @extend_schema_field(HolderSerializer)
-    def get_to_holder(self, event: LedgerEvent) -> dict:
+    @extend_schema_field(HolderSerializer(allow_null=True))
+    def get_to_holder(self, event: LedgerEvent) -> dict | None:
         return holder_data(event.to_kind, event.to_armory, event.to_member)
 
 
 def with_parties(events):
-    return events.select_related("item__item_type", "from_armory", "from_member", "to_armory", "to_member", "actor")
+    return events.select_related(
+        "item__item_type", "lot__item_type", "from_armory", "from_member", "to_armory", "to_member", "actor"
+    )
 
 
 @extend_schema_view(

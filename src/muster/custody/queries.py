@@ -24,8 +24,10 @@ def visible_items(account: Account) -> QuerySet[Item]:
 
 
 def visible_events(account: Account) -> QuerySet[LedgerEvent]:
-    """Staff see the events of items homed in their units; a member sees the events they were party to."""
-    query = scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path")
+    """Staff see the events of items and lots homed in their units; a member sees the events they were party to."""
+    query = scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path") | scope.units_q(
+        account, scope.STAFF_ROLES, field="lot__home_armory__unit__path"
+    )
     if not scope.is_global(account) and account.member_id:
         query |= Q(from_member_id=account.member_id) | Q(to_member_id=account.member_id)
     return LedgerEvent.objects.filter(query)

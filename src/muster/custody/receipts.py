@@ -77,9 +77,9 @@ def member_line(member: Member) -> str:
     return f"{member.member_no} {member.full_name}, {member.unit.name} ({member.unit.code})"
 
 
-def holder_line(kind: str | None, armory, member) -> str:
+def holder_line(kind: str | None, armory, member, nobody: str = "— (newly registered)") -> str:
     if kind is None:
-        return "— (newly registered)"
+        return nobody
     if kind == HolderKind.ARMORY:
         return f"Armory {armory.name} ({armory.code})"
     return f"Member {member_line(member)}"
@@ -172,8 +172,8 @@ class MusterPDF(FPDF):
 
 # --- one ledger event ----------------------------------------------------------------------------------------------
 
-EVENT_RELATED = ("item__item_type", "item__home_armory__unit", "from_armory", "to_armory", "from_member__unit",
-                 "to_member__unit", "actor")  # fmt: skip
+EVENT_RELATED = ("item__item_type", "item__home_armory__unit", "lot__item_type", "lot__home_armory__unit",
+                 "from_armory", "to_armory", "from_member__unit", "to_member__unit", "actor")  # fmt: skip
 
 
 def find_event(account: Account, seq: int) -> LedgerEvent | None:
@@ -210,6 +210,12 @@ def signature_parties(event: LedgerEvent) -> list[tuple[str, str]]:
 
     if event.kind == LedgerEvent.Kind.REGISTER:
         return [("Registered by", account_name(event.actor)), ("Witness", "name: ____________________")]
+    if event.lot_id and event.from_kind is None:  # a delivery or a recovery into a store
+        return [("Delivered by", "name: ____________________"),
+                party(event.to_kind, event.to_armory, event.to_member, "Received by")]  # fmt: skip
+    if event.lot_id and event.to_kind is None:  # expended or lost: off the books
+        return [party(event.from_kind, event.from_armory, event.from_member, "Accounted for by"),
+                ("Recorded by", account_name(event.actor))]  # fmt: skip
     if (
         event.from_kind == event.to_kind
         and event.from_armory_id == event.to_armory_id
@@ -227,8 +233,8 @@ def signature_parties(event: LedgerEvent) -> list[tuple[str, str]]:
 
 def event_receipt(event: LedgerEvent, *, printed_by: Account, now: datetime | None = None, unicode_fonts=True) -> bytes:
     """The hand receipt for one ledger event (load it with find_event, so its parties come in one query)."""
-    item = event.item
-    armory = item.home_armory
+    subject = event.item or event.lot
+    armory = subject.home_armory
     pdf = MusterPDF(title=f"Hand receipt #{event.seq}", printed_by=printed_by, printed_at=now,
                     unicode_fonts=unicode_fonts)  # fmt: skip
     pdf.add_page()
@@ -237,17 +243,30 @@ def event_receipt(event: LedgerEvent, *, printed_by: Account, now: datetime | No
         f"{armory.unit.name} ({armory.unit.code}) · {armory.name} ({armory.code})"
         + (f" · {armory.address}" if armory.address else ""),
     )
-    pdf.heading("Item")
-    pdf.field("Type", f"{item.item_type.name} ({item.item_type.get_category_display()})")
-    pdf.field("Model", item.item_type.model)
-    pdf.field("Calibre", item.item_type.calibre)
-    pdf.field("Serial number", item.serial_number)
-    pdf.field("Markings", item.markings)
-    made = " ".join(str(part) for part in (item.manufacturer, item.year_of_manufacture) if part)
-    pdf.field("Manufacturer", made)
+    if event.lot_id:
+        pdf.heading("Lot")
+        pdf.field("Type", f"{subject.item_type.name} ({subject.item_type.get_category_display()})")
+        pdf.field("Calibre", subject.item_type.calibre)
+        pdf.field("Lot number", subject.lot_number)
+        pdf.field("Quantity", f"{event.quantity:,}")
+        expended = (event.data or {}).get("expended")
+        if expended:
+            reason = expended.get("justification", "").replace("_", " ")
+            pdf.field("Expended for", f"{reason} {expended.get('reference', '')}")
+    else:
+        item = subject
+        pdf.heading("Item")
+        pdf.field("Type", f"{item.item_type.name} ({item.item_type.get_category_display()})")
+        pdf.field("Model", item.item_type.model)
+        pdf.field("Calibre", item.item_type.calibre)
+        pdf.field("Serial number", item.serial_number)
+        pdf.field("Markings", item.markings)
+        made = " ".join(str(part) for part in (item.manufacturer, item.year_of_manufacture) if part)
+        pdf.field("Manufacturer", made)
     pdf.heading("Handover")
-    pdf.field("From", holder_line(event.from_kind, event.from_armory, event.from_member))
-    pdf.field("To", holder_line(event.to_kind, event.to_armory, event.to_member))
+    pdf.field("From", holder_line(event.from_kind, event.from_armory, event.from_member,
+                                  "— (a delivery)" if event.lot_id else "— (newly registered)"))  # fmt: skip
+    pdf.field("To", holder_line(event.to_kind, event.to_armory, event.to_member, "— (expended or lost: off the books)"))
     pdf.field("Recorded by", account_name(event.actor))
     pdf.field("Recorded at", local_time(event.recorded_at))
     pdf.field("Due back", local_time(event.due_at))
@@ -255,7 +274,7 @@ def event_receipt(event: LedgerEvent, *, printed_by: Account, now: datetime | No
     for label, text in confirmation_facts(event):
         pdf.field(label, text)
     pdf.heading("Ledger")
-    pdf.field("Sequence number", f"{event.seq} (item event {event.item_version})")
+    pdf.field("Sequence number", f"{event.seq} ({'lot' if event.lot_id else 'item'} event {event.item_version})")
     pdf.field("Event hash", event.hash, mono=True)
     pdf.field("Previous hash", event.prev_hash, mono=True)
     pdf.paragraph(

@@ -137,7 +137,9 @@ def member_custody_section(request, member: Member) -> Section:
     events = (
         queries.visible_events(user)
         .filter(Q(from_member=member) | Q(to_member=member))
-        .select_related("item__item_type", "from_armory", "to_armory", "from_member", "to_member", "actor")
+        .select_related(
+            "item__item_type", "lot__item_type", "from_armory", "to_armory", "from_member", "to_member", "actor"
+        )
         .order_by("-seq")
     )
     armorer = scope.has_role(user, member.unit, {Role.ARMORER})

@@ -345,3 +345,27 @@ def test_an_open_lot_case_does_not_hide_an_armorys_items_from_a_count(world, lot
     lots.settle(lot=lot, member=world.bob_member, returned=0, expended=0, actor=world.alice)
     count = counts.start(armory=world.armory_a, actor=world.alice)
     assert count.expected == [item.pk]
+
+
+def test_lot_events_show_on_the_member_page_the_ledger_api_and_a_receipt(world, lot, client):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    event = lots.issue(lot=lot, member=world.bob_member, quantity=30, actor=world.alice)
+    client.force_login(world.alice)
+    page = client.get(reverse("member-page", args=[world.bob_member.member_no]))
+    assert page.status_code == 200
+    assert "30 × " in page.content.decode() and reverse("lot-page", args=[lot.pk]) in page.content.decode()
+    api = APIClient()
+    api.force_authenticate(world.alice)
+    body = api.get(reverse("api:ledger-detail", kwargs={"seq": event.seq})).json()
+    assert (body["item"], body["lot"], body["lot_number"], body["quantity"], body["to"]) == (
+        None, lot.pk, lot.lot_number, 30, f"member:{world.bob_member.pk}",
+    )  # fmt: skip
+    receipt = client.get(reverse("event-receipt", args=[event.seq]))
+    assert receipt.status_code == 200 and receipt["Content-Type"] == "application/pdf"
+    # Bob sees his own lot event; Carol (another unit) does not.
+    api.force_authenticate(world.bob)
+    assert api.get(reverse("api:ledger-detail", kwargs={"seq": event.seq})).status_code == 200
+    api.force_authenticate(world.carol)
+    assert api.get(reverse("api:ledger-detail", kwargs={"seq": event.seq})).status_code == 404
