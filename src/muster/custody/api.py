@@ -351,6 +351,7 @@ class IssueView(CustodyActionView):
         data = self.validated(request)
         item = self.find_item(data)
         member = queries.find_member(request.user, data["member"])
+        services.refuse_self_issue(actor=request.user, member=member)  # before the PIN is checked (and logged)
         override = self.countersign(request, data["override"]) if data.get("override") else None
         receiver = None
         if data.get("pin") is not None:  # outside any transaction, so a wrong PIN is logged and counted

@@ -8,7 +8,8 @@ from muster.custody.models import Armory, Item, LossCase
 
 
 class CountPolicy(models.Model):
-    """Count rules of one armory (absent: the defaults below)."""
+    """Count rules of one armory, all three together (absent: those in force for its unit, see custody.policy; the
+    defaults below are the site's)."""
 
     class Frequency(models.TextChoices):
         DAILY = "daily", "Daily"

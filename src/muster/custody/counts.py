@@ -1,7 +1,8 @@
 """Counts: scan an armory's shelves against the ledger, sign by a second person, resolve every discrepancy.
 
-Rules per armory (CountPolicy, defaults when absent): the counter is not whoever did the previous count, and a
-second person signs. Counts come due on a schedule (reminders) and whenever an armory's key changes hands.
+Rules per armory (CountPolicy), else those in force for its unit (custody.policy: the unit's own or inherited,
+else the defaults): the counter is not whoever did the previous count, and a second person signs. Counts come due
+on a schedule (reminders) and whenever an armory's key changes hands.
 """
 
 from collections import Counter
@@ -14,6 +15,7 @@ from django.utils import timezone
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.notify import notify
 from muster.custody import losses
+from muster.custody import policy as unit_policy
 from muster.custody.count_models import Count, CountPolicy, CountScan, Discrepancy
 from muster.custody.models import Armory, HolderKind, Item, LossCase
 from muster.members import scope
@@ -29,8 +31,27 @@ PERIOD = {
 }
 
 
+def _from_unit(armory: Armory, rules: unit_policy.EffectivePolicy) -> CountPolicy:
+    """The unit's count rules in the shape of an armory's own (unsaved: nothing is written)."""
+    return CountPolicy(
+        armory=armory,
+        frequency=rules.count_frequency,
+        counter_rotates=rules.counter_rotates,
+        second_signature=rules.second_signature,
+    )
+
+
 def policy(armory: Armory) -> CountPolicy:
-    return CountPolicy.objects.filter(armory=armory).first() or CountPolicy(armory=armory)
+    """The armory's own count rules where it has them, else those in force for its unit."""
+    own = CountPolicy.objects.filter(armory=armory).first()
+    return own or _from_unit(armory, unit_policy.effective(armory.unit))
+
+
+def policies(armories: list[Armory]) -> dict[int, CountPolicy]:
+    """armory id → its count rules, for many armories with two queries (the schedule)."""
+    own = {row.armory_id: row for row in CountPolicy.objects.filter(armory__in=armories)}
+    rules = unit_policy.effective_many({armory.unit_id: armory.unit for armory in armories}.values())
+    return {armory.pk: own.get(armory.pk) or _from_unit(armory, rules[armory.unit_id]) for armory in armories}
 
 
 def _require(actor: Account, armory: Armory, roles: frozenset, action: str) -> None:
@@ -54,7 +75,7 @@ def start(*, armory: Armory, actor: Account, reason: str = "on demand") -> Count
     )
     if count is not None and count.status != Count.Status.DUE:
         raise Refused(f"A count of {armory.code} is already under way.", code="count_in_progress")
-    lost = LossCase.objects.filter(closed_at=None).values("item_id")
+    lost = LossCase.objects.filter(closed_at=None, item__isnull=False).values("item_id")  # lot cases have no item
     expected = list(
         Item.objects.filter(holder_kind=HolderKind.ARMORY, holder_armory=armory)
         .exclude(pk__in=lost)
@@ -90,7 +111,7 @@ def scan(*, count: Count, code: str, actor: Account) -> CountScan:
 @transaction.atomic
 def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
     """Close scanning and list every discrepancy; sign at once where the armory needs no second signature."""
-    count = Count.objects.select_for_update().select_related("armory").get(pk=count.pk)
+    count = Count.objects.select_for_update().select_related("armory__unit").get(pk=count.pk)
     if count.counter_id != actor.pk:
         raise NotPermitted("Only the counter submits the count.", code="not_the_counter")
     if count.status != Count.Status.IN_PROGRESS:
@@ -183,15 +204,18 @@ def require_count(armory: Armory, *, reason: str, due_at: datetime | None = None
 
 
 def schedule(now: datetime | None = None) -> list[Count]:
-    """Make counts due by each armory's frequency (default weekly) since its last signed count."""
+    """Make counts due by each armory's frequency (its own, else its unit's; default weekly) since its last signed
+    count."""
     now = now or timezone.now()
     created = []
-    for armory in Armory.objects.select_related("unit"):
+    armories = list(Armory.objects.select_related("unit"))
+    rules = policies(armories)
+    for armory in armories:
         last = Count.objects.filter(armory=armory, status=Count.Status.CLOSED).order_by("-signed_at").first()
-        period = PERIOD[policy(armory).frequency]
-        if last is None or last.signed_at + period <= now:
+        frequency = rules[armory.pk].frequency
+        if last is None or last.signed_at + PERIOD[frequency] <= now:
             with transaction.atomic():
-                count = require_count(armory, reason=f"scheduled {policy(armory).frequency} count", due_at=now)
+                count = require_count(armory, reason=f"scheduled {frequency} count", due_at=now)
             if count:
                 created.append(count)
     return created

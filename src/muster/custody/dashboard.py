@@ -18,7 +18,6 @@ from django.utils import timezone
 from muster.core.errors import NotFound
 from muster.custody import counts
 from muster.custody.count_models import Count as ArmoryCount
-from muster.custody.count_models import CountPolicy
 from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase, Recall
 from muster.members import scope
 from muster.members.models import Account, Unit
@@ -193,16 +192,16 @@ def with_counts(armories: QuerySet[Armory], now: datetime) -> list[Armory]:
     signed = ArmoryCount.objects.filter(armory=OuterRef("pk"), status=ArmoryCount.Status.CLOSED).order_by("-signed_at")
     open_count = ArmoryCount.objects.filter(armory=OuterRef("pk"), status__in=OPEN_COUNT)
     rows = list(
-        armories.select_related("unit", "count_policy").annotate(
+        armories.select_related("unit").annotate(
             last_count_at=Subquery(signed.values("signed_at")[:1]),
             last_count_id=Subquery(signed.values("pk")[:1]),
             open_count_id=Subquery(open_count.values("pk")[:1]),
             open_count_status=Subquery(open_count.values("status")[:1]),
         )
     )
+    rules = counts.policies(rows)  # the armory's own, else its unit's (two queries whatever the number)
     for armory in rows:
-        frequency = getattr(armory, "count_policy", None)
-        armory.count_frequency = frequency.frequency if frequency else CountPolicy.Frequency.WEEKLY
+        armory.count_frequency = rules[armory.pk].frequency
         armory.next_count_due = (
             armory.last_count_at + counts.PERIOD[armory.count_frequency] if armory.last_count_at else None
         )

@@ -6,7 +6,6 @@ item, writes the ledger event and the case together; notifications after commit.
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +13,7 @@ from django.utils import timezone
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.notify import notify
 from muster.custody import ledger
+from muster.custody import policy as unit_policy
 from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase
 from muster.custody.services import _lock
 from muster.members import scope
@@ -76,7 +76,7 @@ def open_case(
             opened_at=now,
             opened_by=actor,
             opened_event=event,
-            deadline=now + timedelta(hours=settings.MUSTER_LOSS_REPORT_HOURS),
+            deadline=now + timedelta(hours=unit_policy.effective(item.home_armory.unit).loss_report_hours),
         )
         notify(
             _chain_of_command(item),
@@ -90,7 +90,9 @@ def open_case(
 
 @transaction.atomic
 def record_report_to_authorities(*, case: LossCase, police_report_no: str, actor: Account) -> LossCase:
-    case = LossCase.objects.select_for_update().select_related("item__home_armory__unit").get(pk=case.pk)
+    # Lock the case row only: its item is nullable (a lot's case has none), and PostgreSQL refuses FOR UPDATE on
+    # the nullable side of an outer join.
+    case = LossCase.objects.select_for_update(of=("self",)).select_related("item__home_armory__unit").get(pk=case.pk)
     if not scope.has_role(actor, case.item.home_armory.unit, REPORTERS):
         raise NotPermitted(
             "Only the unit's armorers, commanders and duty officers handle loss cases.", code="not_loss_reporter"

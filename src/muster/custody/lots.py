@@ -199,14 +199,11 @@ def issue(
     member = Member.objects.select_related("unit").get(pk=member.pk)
     if not scope.has_role(actor, member.unit, {Role.ARMORER}):
         raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
-    if actor.member_id == member.pk:
-        raise NotPermitted(
-            "An armorer cannot issue to themselves; another armorer must hand it over.", code="self_issue"
-        )
+    services.refuse_self_issue(actor=actor, member=member)
     if lot.is_recalled:
         raise Refused(f"{lot} is recalled: {lot.recall_reason}", code="lot_recalled")
     now = timezone.now()
-    due_at = due_at or services.default_due_at(lot.item_type, now)
+    due_at = due_at or services.default_due_at(lot.item_type, now, unit=armory.unit)
     if due_at <= now:
         raise Invalid("The due-back time must be in the future.", code="due_in_past")
     # The member passes the same gate as for an item of this type (status, vetting, qualifications, freeze).

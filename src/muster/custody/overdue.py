@@ -1,14 +1,15 @@
-"""Overdue items escalate: on the dashboard at once, then a notification to the armorers, then — after
-MUSTER_OVERDUE_ESCALATION_HOURS more — to the commanders. Run by the worker every 10 minutes."""
+"""Overdue items escalate: on the dashboard at once, then a notification to the armorers, then — after the
+overdue escalation hours in force for the item's unit (its policy, else MUSTER_OVERDUE_ESCALATION_HOURS) — to the
+commanders. Run by the worker every 10 minutes."""
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from muster.core.notify import notify
+from muster.custody import policy as unit_policy
 from muster.custody.models import HolderKind, Item, OverdueNotice
 from muster.members import scope
 from muster.members.models import Role
@@ -46,11 +47,13 @@ def scan(now: datetime | None = None) -> dict[str, int]:
         .order_by("due_at")
     )
     sent = {OverdueNotice.Level.ARMORER: 0, OverdueNotice.Level.COMMANDER: 0}
-    escalate_before = now - timedelta(hours=settings.MUSTER_OVERDUE_ESCALATION_HOURS)
+    overdue = list(overdue)
+    rules = unit_policy.effective_many({item.home_armory.unit_id: item.home_armory.unit for item in overdue}.values())
     already = set(OverdueNotice.objects.filter(item__in=overdue).values_list("item_id", "due_at", "level"))
     for item in overdue:
         levels = [OverdueNotice.Level.ARMORER]
-        if item.due_at < escalate_before:
+        escalation = timedelta(hours=rules[item.home_armory.unit_id].overdue_escalation_hours)
+        if item.due_at < now - escalation:
             levels.append(OverdueNotice.Level.COMMANDER)
         for level in levels:
             if (item.pk, item.due_at, level) not in already and _send(item, level, now):

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.custody import handover, ledger, recalls
+from muster.custody import policy as unit_policy
 from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent, LossCase
 from muster.members import scope
 from muster.members.models import Account, Member, Role, Unit
@@ -84,8 +85,9 @@ def _refuse_if_lost(item: Item) -> None:
         raise Refused(f"{item} is reported lost; close its loss case by recovering it.", code="item_lost")
 
 
-def default_due_at(item_type: ItemType, now: datetime | None = None) -> datetime:
-    hours = item_type.default_loan_hours or settings.MUSTER_DEFAULT_LOAN_HOURS
+def default_due_at(item_type: ItemType, now: datetime | None = None, *, unit: Unit | None = None) -> datetime:
+    """The item type's loan period, else the one in force for `unit` (the armory's), else the site's."""
+    hours = item_type.default_loan_hours or unit_policy.effective(unit).default_loan_hours
     return (now or timezone.now()) + timedelta(hours=hours)
 
 
@@ -225,6 +227,14 @@ def _check_override(override: Override, *, actor: Account, item: Item, failures:
     }
 
 
+def refuse_self_issue(*, actor: Account, member: Member) -> None:
+    """Never overridable: one person on both sides of a handover (the PIN would confirm; nobody else saw it).
+    `issue` always calls it; a face may call it first, before asking for the member's PIN."""
+    if actor.member_id is not None and actor.member_id == member.pk:
+        message = "An armorer cannot issue to themselves; another armorer must hand it over."
+        raise NotPermitted(message, code="self_issue")
+
+
 @transaction.atomic(durable=True)
 def issue(
     *,
@@ -246,11 +256,13 @@ def issue(
         _require_armorer(actor, item.holder_armory, "issue from it")
     else:
         _require_armorer(actor, item.home_armory, "issue its items")
+    refuse_self_issue(actor=actor, member=member)
     member = Member.objects.select_related("unit").get(pk=member.pk)
     if not scope.has_role(actor, member.unit, {Role.ARMORER}):
         raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
     now = timezone.now()
-    due_at = due_at or default_due_at(item.item_type, now)
+    # The loan period of the issuing armory's unit (an item in no armory is refused by the gate below).
+    due_at = due_at or default_due_at(item.item_type, now, unit=item.holder_armory.unit if item.holder_armory else None)
     if due_at <= now:
         raise Invalid("The due-back time must be in the future.", code="due_in_past")
     failures = gate(item=item, member=member, due_at=due_at, now=now)
@@ -336,7 +348,7 @@ def _check_transfer(item: Item, to_member: Member, actor: Account, due_at: datet
     if not to_member.unit.path.startswith(home.unit.path):
         raise NotPermitted(f"{to_member} is not in {home.unit.code}, which owns {item}.", code="member_out_of_scope")
     now = timezone.now()
-    due_at = due_at or item.due_at or default_due_at(item.item_type, now)
+    due_at = due_at or item.due_at or default_due_at(item.item_type, now, unit=home.unit)
     if due_at <= now:
         raise Invalid("The due-back time must be in the future.", code="due_in_past")
     as_if_in_armory = Item(

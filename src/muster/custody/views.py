@@ -281,6 +281,7 @@ class IssueView(CustodyFormView):
         user = self.request.user
         item = self._item(user, data)
         member = queries.find_member(user, data["member_no"])
+        services.refuse_self_issue(actor=user, member=member)  # before the PIN is checked (and logged)
         override = None
         if any(data.get(name) for name in ("override_commander", "override_password", "override_reason")):
             override = services.Override(commander=self._countersigning_commander(data), reason=data["override_reason"])

@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views import View
 
-from muster.core.errors import DomainError, Invalid, NotFound, Refused
+from muster.core.errors import DomainError, Invalid, NotFound, NotPermitted, Refused
 from muster.core.views import ArmorerRequiredMixin, is_htmx, nav_flags
 from muster.custody import handover, queries, services
 from muster.custody.models import HolderKind, Item, ItemType, LedgerEvent
@@ -140,7 +140,7 @@ def scan(account: Account, counter: Counter, code: str, *, pick: str = "") -> No
         return
     key, thing = found[0]
     if key == "member":
-        badge_scanned(counter, thing)
+        badge_scanned(account, counter, thing)
     else:
         item_scanned(account, counter, thing)
 
@@ -151,10 +151,10 @@ def choice_label(thing: Member | Item) -> str:
     return f"Item {thing.item_type.name} #{thing.serial_number}"
 
 
-def badge_scanned(counter: Counter, member: Member) -> None:
+def badge_scanned(account: Account, counter: Counter, member: Member) -> None:
     counter.member = member
     if counter.waiting is not None:
-        ready_to_issue(counter)
+        ready_to_issue(account, counter)
 
 
 def item_scanned(account: Account, counter: Counter, item: Item) -> None:
@@ -167,14 +167,20 @@ def item_scanned(account: Account, counter: Counter, item: Item) -> None:
     if counter.member is None:
         counter.notice = f"{item} is in {item.holder_armory}. Scan the member's badge to issue it."
         return
-    ready_to_issue(counter)
+    ready_to_issue(account, counter)
 
 
-def ready_to_issue(counter: Counter) -> None:
+def ready_to_issue(account: Account, counter: Counter) -> None:
     """Ask for the PIN only when the gate would let the issue through: nobody types a PIN for a refusal."""
     now = timezone.now()
     item, member = counter.waiting, counter.member
-    failures = services.gate(item=item, member=member, due_at=services.default_due_at(item.item_type, now), now=now)
+    try:
+        services.refuse_self_issue(actor=account, member=member)
+    except NotPermitted as refusal:
+        counter.waiting, counter.errors, counter.status = None, [refusal], refusal.http_status
+        return
+    due_at = services.default_due_at(item.item_type, now, unit=item.holder_armory.unit)
+    failures = services.gate(item=item, member=member, due_at=due_at, now=now)
     if failures:
         counter.waiting = None
         counter.errors = failures

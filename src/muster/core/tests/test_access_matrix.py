@@ -188,7 +188,7 @@ def test_it_answers_each_role_as_the_table_says(matrix, db, table_row, check, sc
     if check.method == "GET":
         response = client.get(path)
     elif api:
-        response = client.post(path, body, format="json")
+        response = getattr(client, check.method.lower())(path, body, format="json")
     else:
         response = client.post(path, body)
     expected = check.expect.letter(scope, role)

@@ -74,7 +74,7 @@ def test_the_dashboard_shows_a_member_only_what_they_hold(client, world):
     mine = make_item(world.armory_a, world.alice, serial="AK-MINE")
     theirs = make_item(world.armory_a, world.alice, serial="AK-THEIRS")
     services.issue(item=mine, member=world.bob_member, actor=world.alice)
-    services.issue(item=theirs, member=world.alice.member, actor=world.alice)
+    services.issue(item=theirs, member=world.alice.member, actor=world.rita)  # an armorer never issues to themself
     client.force_login(world.bob)
     response = client.get(reverse("home"))
     assert response.status_code == 200

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from muster.core.testing import make_member
 from muster.custody import ledger, services
 from muster.custody.models import HolderKind, LedgerEvent
 from muster.custody.testing import make_item
@@ -61,7 +62,7 @@ def test_it_refuses_to_issue_an_item_already_issued(world):
     item = make_item(world.armory_a, world.alice, serial="AK-1")
     services.issue(item=item, member=world.bob_member, actor=world.alice)
     events = LedgerEvent.objects.count()
-    code, _, err = call("issue", "AK-1", world.alice.member.member_no, "--as", "alice")
+    code, _, err = call("issue", "AK-1", make_member(world.unit_a).member_no, "--as", "alice")
     assert code == 3
     assert "item_not_in_armory" in err
     item.refresh_from_db()

@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.core.testing import make_member
 from muster.custody import ledger, services
 from muster.custody.models import HolderKind, Item, LedgerEvent
 from muster.custody.testing import make_item
@@ -67,7 +68,7 @@ def test_it_uses_the_default_due_back_time_when_none_is_given(world, settings):
 def test_it_refuses_to_issue_an_item_already_issued(world):
     item = make_item(world.armory_a, world.alice)
     services.issue(item=item, member=world.bob_member, actor=world.alice)
-    other = world.alice.member
+    other = make_member(world.unit_a)
     with pytest.raises(Refused) as refusal:
         services.issue(item=item, member=other, actor=world.alice)
     assert refusal.value.code == "item_not_in_armory"
@@ -87,7 +88,6 @@ def test_it_refuses_to_issue_an_item_already_issued(world):
     ],
 )
 def test_it_refuses_members_who_may_not_draw(world, status, vetted_days, code):
-    from muster.core.testing import make_member
 
     member = make_member(world.unit_a, status=status, vetted_days=vetted_days)
     if vetted_days == 0:

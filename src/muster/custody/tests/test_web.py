@@ -161,7 +161,7 @@ def test_a_member_sees_what_they_hold_and_their_own_history_on_their_page(client
     item = make_item(world.armory_a, world.alice, serial="AK-BOB")
     services.issue(item=item, member=world.bob_member, actor=world.alice)
     other = make_item(world.armory_a, world.alice, serial="AK-ALICE")
-    services.issue(item=other, member=world.alice.member, actor=world.alice)
+    services.issue(item=other, member=make_member(world.unit_a), actor=world.alice)
     response = login(client, world.bob).get(reverse("member-page", args=[world.bob_member.member_no]))
     custody = custody_section(response)
     assert [held.pk for held in custody.context["holdings"]] == [item.pk]
@@ -290,7 +290,7 @@ def test_it_picks_the_item_type_when_a_serial_repeats_across_types(client, world
 
 def _refusal_cases(world):
     issued = make_item(world.armory_a, world.alice, serial="AK-TAKEN")
-    services.issue(item=issued, member=world.alice.member, actor=world.alice)
+    services.issue(item=issued, member=make_member(world.unit_a), actor=world.alice)
     make_item(world.armory_a, world.alice, serial="AK-FREE")
     make_item(world.armory_b, world.carol, serial="AK-OF-B")
     suspended = make_member(world.unit_a, status=Member.Status.SUSPENDED)

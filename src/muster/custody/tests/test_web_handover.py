@@ -34,11 +34,12 @@ def pins(world, carl, settings):
     handover.set_pin(member=carl, pin=CARL_PIN, actor=world.alice)
 
 
-def issue_to(world, member, pin, *, serial=""):
-    """An item issued to `member`, confirmed with their PIN (the attempt log is cleared again)."""
+def issue_to(world, member, pin, *, serial="", by=None):
+    """An item issued to `member` (by alice unless `by`), confirmed with their PIN (the attempt log is cleared)."""
+    by = by or world.alice
     item = make_item(world.armory_a, world.alice, serial=serial)
-    receiver = handover.confirm(member=member, pin=pin, actor=world.alice, purpose="issue")
-    services.issue(item=item, member=member, actor=world.alice, receiver=receiver)
+    receiver = handover.confirm(member=member, pin=pin, actor=by, purpose="issue")
+    services.issue(item=item, member=member, actor=by, receiver=receiver)
     HandoverAttempt.objects.all().delete()
     item.refresh_from_db()
     return item
@@ -269,7 +270,7 @@ def _transfer_refusals(world, carl):
     no_pin = make_member(world.unit_a)
     cora = make_account("cora", roles=[(Role.COMMANDER, world.unit_a)], member=make_member(world.unit_a))
     stored = make_item(world.armory_a, world.alice, serial="AK-STORED")
-    alices = issue_to(world, world.alice.member, ALICE_PIN, serial="AK-ALICES")
+    alices = issue_to(world, world.alice.member, ALICE_PIN, serial="AK-ALICES", by=world.rita)  # not to herself
     return {
         "item_not_issued": (world.frank, lambda item: transfer_data(stored, carl, BOB_PIN, CARL_PIN), 409,
                             "item_not_issued", None),
