@@ -57,18 +57,20 @@ def muster(*args: str, env: dict | None = None) -> None:
 
 def demo(options: argparse.Namespace) -> None:
     ensure_venv("")
+    # The printed demo accounts sign in with a password alone; production asks staff for a TOTP code as well.
+    env = {**os.environ, "MUSTER_REQUIRE_TOTP": os.environ.get("MUSTER_REQUIRE_TOTP") or "false"}
     say("migrating the database")
     muster("migrate", "--no-input", "-v", "0")
     seed = ["demo", "--members", str(options.members), "--if-empty"]
     if options.reset:
         seed.append("--reset")
     say("seeding the demo unit (skipped when the database already holds one)")
-    muster(*seed)
+    muster(*seed, env=env)
     say("starting the background worker (recall scans)")
-    worker = subprocess.Popen([str(BIN / "muster"), "worker"], cwd=ROOT)
+    worker = subprocess.Popen([str(BIN / "muster"), "worker"], cwd=ROOT, env=env)
     say(f"serving on http://127.0.0.1:{options.port}  (Ctrl+C stops)")
     try:
-        subprocess.run([str(BIN / "muster"), "runserver", f"127.0.0.1:{options.port}"], cwd=ROOT)
+        subprocess.run([str(BIN / "muster"), "runserver", f"127.0.0.1:{options.port}"], cwd=ROOT, env=env)
     except KeyboardInterrupt:
         pass
     finally:

@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "django_filters",
     "huey.contrib.djhuey",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "muster.core",
     "muster.members",
     "muster.training",
@@ -56,9 +58,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): has this session passed the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "muster.core.middleware.AbsoluteSessionTimeoutMiddleware",
+    "muster.core.middleware.TwoFactorMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it answers locked-out logins
 ]
 
@@ -142,6 +146,16 @@ AXES_IPWARE_PROXY_COUNT = env_int("MUSTER_PROXY_COUNT", 0, minimum=0)
 SESSION_COOKIE_AGE = env_int("MUSTER_SESSION_IDLE_MINUTES", 8 * 60, minimum=5) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 MUSTER_SESSION_ABSOLUTE_SECONDS = env_int("MUSTER_SESSION_MAX_HOURS", 12, minimum=1) * 3600
+
+# Two-factor sign-in (TOTP, django-otp): commanders, armorers, auditors and superusers must enrol an authenticator
+# app and give its 6-digit code after the password; anyone else may enrol and is then asked too (core/otp.py).
+# false switches the role requirement off (the demo does); accounts that have enrolled are still asked.
+MUSTER_REQUIRE_TOTP = env_bool("MUSTER_REQUIRE_TOTP", True)
+OTP_TOTP_ISSUER = "Muster"  # the name an authenticator app shows beside the code
+# Wrong codes slow the next try: 1, 2, 4, 8 ... seconds after 1, 2, 3, 4 ... failures in a row (0 would switch it off).
+OTP_TOTP_THROTTLE_FACTOR = 1
+# The admin never shows a device's secret (a superuser could otherwise copy a commander's second factor).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LOGIN_URL = "login"
 LOGIN_URL_PATH = "/login/"

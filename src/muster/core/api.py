@@ -9,6 +9,7 @@ One place turns every error into an HTTP answer with a stable body:
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -16,8 +17,10 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from muster.core.errors import DomainError, NotPermitted
+from muster.core import otp
+from muster.core.errors import DomainError, Invalid, NotPermitted
 from muster.members import scope
+from muster.members.services import issue_token
 
 _SUMMARY_LIMIT = 3
 
@@ -93,6 +96,7 @@ _ERROR_DESCRIPTIONS = {
     403: ("The caller lacks the role for this action", ErrorSerializer),
     404: ("Not found, or outside the caller's units", ErrorSerializer),
     409: ("A custody or roster rule refuses the request", ErrorSerializer),
+    429: ("Too many attempts: wait and try again", ErrorSerializer),
 }
 
 
@@ -103,21 +107,69 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
+class TokenRequestSerializer(AuthTokenSerializer):
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=16,
+        write_only=True,
+        help_text="The 6-digit code of the account's authenticator app: required for commanders, armorers, auditors "
+        "and superusers, and for any account that has set up two-factor sign-in",
+    )
+
+
+# How the token endpoint answers a second factor that is missing, wrong or not set up (core.otp's error codes).
+_OTP_STATUS = {
+    "otp_invalid": status.HTTP_401_UNAUTHORIZED,
+    "otp_throttled": status.HTTP_429_TOO_MANY_REQUESTS,
+    "otp_not_enrolled": status.HTTP_403_FORBIDDEN,
+}
+
+
 class ObtainTokenView(ObtainAuthToken):
-    """Exchange a username and password for the account's API token (sent as `Authorization: Token <key>`)."""
+    """Exchange a username, password and (for accounts with two-factor sign-in) a TOTP code for the account's API
+    token (sent as `Authorization: Token <key>`). Missing code: 400 otp_required; wrong or reused code: 401
+    otp_invalid; too many wrong codes: 429 otp_throttled; two-factor not set up yet: 403 otp_not_enrolled (set it up
+    on the web first). Tokens are otherwise issued only by `muster user token` on the server."""
+
+    serializer_class = TokenRequestSerializer
 
     @extend_schema(
         operation_id="auth_token_create",
         tags=["auth"],
-        request=ObtainAuthToken.serializer_class,
+        request=TokenRequestSerializer,
         responses={
             status.HTTP_200_OK: inline_serializer(name="Token", fields={"token": serializers.CharField()}),
-            **error_responses(400),
+            **error_responses(400, 401, 403, 429),
         },
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)  # the password first: nothing is said about the account before
+        account = serializer.validated_data["user"]
+        refusal = self.second_factor_refusal(request, account, serializer.validated_data.get("otp", "").strip())
+        if refusal is not None:
+            return refusal
+        return Response({"token": issue_token(account=account, actor=account).key})
+
+    @staticmethod
+    def second_factor_refusal(request, account, code: str) -> Response | None:
+        if not otp.must_verify(account):
+            return None
+        if otp.confirmed_device(account) is None:
+            detail = "Set up two-factor sign-in on the web first."
+            return Response({"code": "otp_not_enrolled", "detail": detail}, status=_OTP_STATUS["otp_not_enrolled"])
+        if not code:
+            raise Invalid("This account signs in with a TOTP code: send it as `otp`.", code="otp_required")
+        try:
+            otp.verify_code(account=account, code=code, request=request, purpose="API token")
+        except DomainError as exc:
+            response = Response(exc.as_dict(), status=_OTP_STATUS.get(exc.code, exc.http_status))
+            if response.status_code == status.HTTP_401_UNAUTHORIZED:
+                response["WWW-Authenticate"] = "Token"
+            return response
+        return None
 
 
 class AwareDateTimeField(serializers.DateTimeField):

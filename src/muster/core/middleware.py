@@ -1,9 +1,16 @@
-"""Absolute session lifetime: however active, a session ends MUSTER_SESSION_MAX_HOURS after its login."""
+"""Session rules: the absolute lifetime (however active, a session ends MUSTER_SESSION_MAX_HOURS after its login)
+and the two-factor gate (a session that has not passed the second factor reaches only the pages that complete it)."""
+
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+
+from muster.core import otp
 
 
 class AbsoluteSessionTimeoutMiddleware:
@@ -22,3 +29,48 @@ class AbsoluteSessionTimeoutMiddleware:
                 if not request.path.startswith("/api/"):
                     return redirect(f"{settings.LOGIN_URL_PATH}?next={request.path}")
         return self.get_response(request)
+
+
+class TwoFactorMiddleware:
+    """After the password, an account that must give a TOTP code (core.otp.must_verify) reaches only the pages that
+    complete the second step, and logout: web pages redirect to them, API calls on its session answer 401
+    otp_required. Sessions never verified are the only ones affected; token calls carry no session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._open_paths: frozenset[str] | None = None
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not user.is_verified()
+            and request.path not in self.open_paths()
+        ):
+            enrolled = otp.confirmed_device(user) is not None
+            if enrolled or otp.required_by_role(user):  # otp.must_verify, with the device looked up once
+                return self.refuse(request, enrolled=enrolled)
+        return self.get_response(request)
+
+    def open_paths(self) -> frozenset[str]:
+        if self._open_paths is None:  # the URLconf is not loaded when middleware is built
+            names = ("otp-verify", "otp-enrol", "logout", "api:token")
+            self._open_paths = frozenset(reverse(name) for name in names)
+        return self._open_paths
+
+    @staticmethod
+    def refuse(request, *, enrolled: bool):
+        if request.path.startswith("/api/"):
+            detail = (
+                "Finish signing in with your authenticator code first."
+                if enrolled
+                else "Set up two-factor sign-in on the web first."
+            )
+            response = JsonResponse({"code": "otp_required", "detail": detail}, status=401)
+            response["WWW-Authenticate"] = "Token"
+            return response
+        target = reverse("otp-verify" if enrolled else "otp-enrol")
+        if request.method in ("GET", "HEAD"):
+            target = f"{target}?{urlencode({'next': request.get_full_path()})}"
+        return redirect(target)

@@ -142,3 +142,13 @@ class Command(BaseCommand):
             "Every member's handover PIN (typed at the counter to confirm an issue) is the last four digits "
             "of their member number, e.g. NR-00138 → 0138."
         )
+        if settings.MUSTER_REQUIRE_TOTP:
+            out.print(
+                "Two-factor sign-in is on: commanders, armorers, auditors and admin set up an authenticator app at "
+                "their first sign-in (MUSTER_REQUIRE_TOTP=false switches it off for a demo)."
+            )
+        else:
+            out.print(
+                "Two-factor sign-in is off for this demo (MUSTER_REQUIRE_TOTP=false); in production commanders, "
+                "armorers, auditors and superusers give a code from an authenticator app after their password."
+            )
