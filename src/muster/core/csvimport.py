@@ -73,7 +73,7 @@ class Row:
         self.errors.append(RowError(self.line, column, reason))
 
     def text(self, column: str, *, required: bool = False, max_length: int | None = None) -> str:
-        value = self.values[column]
+        value = self.values.get(column, "")  # an optional column may be absent from the file
         if required and not value:
             self.error(column, "required")
         elif max_length is not None and len(value) > max_length:
@@ -136,6 +136,7 @@ class Importer:
     kind = ""  # plural noun used in messages: "units"
     noun = ""  # what the success message counts, when not `kind`: "training records"
     columns: tuple[str, ...] = ()
+    optional_columns: tuple[str, ...] = ()  # may be left out of the header (added in a later release)
     example: tuple[str, ...] = ()  # one example data row, in column order (docs and tests)
     # Stable error codes from the services → the column a row error is reported against.
     error_columns: dict[str, str] = {}
@@ -173,8 +174,8 @@ def _check_size(path: Path, max_bytes: int, code: str) -> None:
         )
 
 
-def _check_header(names: list[str], columns: tuple[str, ...], code: str) -> None:
-    missing = [name for name in columns if name not in names]
+def _check_header(names: list[str], columns: tuple[str, ...], code: str, optional: tuple[str, ...] = ()) -> None:
+    missing = [name for name in columns if name not in names and name not in optional]
     unknown = [name for name in names if name not in columns]
     repeated = sorted({name for name in names if names.count(name) > 1})
     problems = []
@@ -218,7 +219,7 @@ def _delimiter(text: str) -> str:
     return ";" if ";" in header and "," not in header else ","
 
 
-def read_rows(text: str, columns: tuple[str, ...]) -> Iterator[Row]:
+def read_rows(text: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[Row]:
     """Check the header (raising Invalid), then yield the non-blank data rows with their first line numbers."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     try:
@@ -228,7 +229,7 @@ def read_rows(text: str, columns: tuple[str, ...]) -> Iterator[Row]:
     if not header or not any(cell.strip() for cell in header):
         raise Invalid(f"The file is empty; its first line must be the header: {','.join(columns)}", code="csv_empty")
     names = [cell.strip() for cell in header]
-    _check_header(names, columns, "csv")
+    _check_header(names, columns, "csv", optional)
     return _data_rows(reader, names)
 
 
@@ -314,7 +315,9 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def read_xlsx(path: str | Path, columns: tuple[str, ...], *, max_bytes: int = MAX_BYTES) -> Iterator[Row]:
+def read_xlsx(
+    path: str | Path, columns: tuple[str, ...], *, max_bytes: int = MAX_BYTES, optional: tuple[str, ...] = ()
+) -> Iterator[Row]:
     """The first sheet of a workbook: header in row 1; each Row's line is its spreadsheet row number."""
     path = Path(path)
     _check_size(path, max_bytes, "xlsx")
@@ -330,7 +333,7 @@ def read_xlsx(path: str | Path, columns: tuple[str, ...], *, max_bytes: int = MA
             names.pop()
         if not names:
             raise Invalid(f"Row 1 of the first sheet must be the header: {','.join(columns)}", code="xlsx_empty")
-        _check_header(names, columns, "xlsx")
+        _check_header(names, columns, "xlsx", optional)
     except BaseException:
         book.close()
         raise
@@ -397,13 +400,15 @@ def _sheet_rows(path: Path, rows: Iterator, names: list[str], book) -> Iterator[
         saved.close()
 
 
-def read_table(path: str | Path, columns: tuple[str, ...], *, max_bytes: int = MAX_BYTES) -> Iterator[Row]:
+def read_table(
+    path: str | Path, columns: tuple[str, ...], *, max_bytes: int = MAX_BYTES, optional: tuple[str, ...] = ()
+) -> Iterator[Row]:
     """The data rows of a .csv or .xlsx file (by its extension), after checking the header (raising Invalid)."""
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        return read_rows(read_text(path, max_bytes=max_bytes), columns)
+        return read_rows(read_text(path, max_bytes=max_bytes), columns, optional)
     if suffix == ".xlsx":
-        return read_xlsx(path, columns, max_bytes=max_bytes)
+        return read_xlsx(path, columns, max_bytes=max_bytes, optional=optional)
     if suffix in {".xls", ".xlsm", ".xlsb", ".ods"}:
         raise Invalid(f"{path}: save it as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8' first.", code="file_type")
     raise Invalid(f"{path}: an import file must end in .csv or .xlsx.", code="file_type")
@@ -434,7 +439,8 @@ def _import(importer: Importer, rows: Iterator[Row]) -> int:
 
 def run(importer: Importer, path: str | Path, *, max_bytes: int = MAX_BYTES) -> int:
     """Import the file at `path`; return the number of records created, or raise Invalid / ImportFailed."""
-    return _import(importer, read_table(path, importer.columns, max_bytes=max_bytes))
+    rows = read_table(path, importer.columns, max_bytes=max_bytes, optional=importer.optional_columns)
+    return _import(importer, rows)
 
 
 def template(importer_class: type[Importer]) -> str:

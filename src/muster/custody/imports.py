@@ -65,14 +65,17 @@ class ItemImporter(Importer):
         "manufacturer",
         "year_of_manufacture",
         "markings",
+        "opens_armory_code",
     )
+    optional_columns = ("opens_armory_code",)
     example = ("AK-74M assault rifle", "firearm", "AK-74M", "5.45×39 mm", "1234567", "N-1BN-A-ARMS", "serviceable",
-               "Izhmash", "1991", "inv. 0042")  # fmt: skip
+               "Izhmash", "1991", "inv. 0042", "")  # fmt: skip
     error_columns = {
         "serial_taken": "serial_number",
         "serial_empty": "serial_number",
         "not_armorer": "item_type",
         "item_type_name_taken": "item_type",
+        "by_lot": "item_type",
     }
     TYPE_FIELDS = ("category", "model", "calibre")
 
@@ -108,8 +111,25 @@ class ItemImporter(Importer):
             "manufacturer": row.text("manufacturer", max_length=120),
             "year_of_manufacture": row.integer("year_of_manufacture", minimum=1850, maximum=timezone.localdate().year),
             "markings": row.text("markings", max_length=200),
+            "opens_armory": self._opens(row, type_name, type_fields["category"]),
         }
         return None if row.errors else parsed
+
+    def _opens(self, row: Row, type_name: str, category: str) -> Armory | None:
+        """A key or seal may name the armory it opens (its handover then makes a count of that armory due)."""
+        code = row.text("opens_armory_code")
+        if not code:
+            return None
+        existing = ItemType.objects.filter(name=type_name).values_list("category", flat=True).first()
+        if (existing or category) not in (ItemType.Category.KEY, ItemType.Category.SEAL):
+            row.error("opens_armory_code", "only keys and seals open an armory")
+            return None
+        armory = queries.visible_armories(self.actor).filter(code=code).select_related("unit").first()
+        if armory is None:
+            row.error("opens_armory_code", f"no armory {code!r} in your units")
+        elif not scope.has_role(self.actor, armory.unit, {Role.ARMORER}):
+            row.error("opens_armory_code", f"you are not an armorer of {armory.unit.code}, which owns {code}")
+        return armory
 
     def _check_type(self, row: Row, name: str, given: dict[str, str]) -> None:
         """An existing type must match what the row says of it; a new one must be described the same way

@@ -104,9 +104,18 @@ def register_item(
     markings: str = "",
     notes: str = "",
     reason: str = "",
+    opens_armory: Armory | None = None,
 ) -> Item:
-    """Bring an item onto the books, held by its home armory. Its first ledger event is `register`."""
+    """Bring an item onto the books, held by its home armory. Its first ledger event is `register`.
+
+    A key or seal names the armory it opens (`opens_armory`): handing it on later makes a count of that armory due.
+    """
     _require_armorer(actor, home_armory, "register items")
+    if opens_armory is not None:
+        if item_type.category not in (ItemType.Category.KEY, ItemType.Category.SEAL):
+            raise Invalid(f"Only keys and seals open an armory; {item_type} is not one.", code="not_a_key")
+        opens_armory = Armory.objects.select_related("unit").get(pk=opens_armory.pk)
+        _require_armorer(actor, opens_armory, "register its keys and seals")
     return _register(
         item_type=item_type,
         serial_number=serial_number,
@@ -118,6 +127,7 @@ def register_item(
         markings=markings,
         notes=notes,
         reason=reason,
+        opens_armory=opens_armory,
     )
 
 
@@ -126,6 +136,8 @@ def _register(*, item_type, serial_number, home_armory, actor, reason="", **fiel
     serial_number = serial_number.strip()
     if not serial_number:
         raise Invalid("The serial number is empty.", code="serial_empty")
+    if item_type.is_by_lot:
+        raise Invalid(f"{item_type} is accounted by lot, not by serial number; receive a lot.", code="by_lot")
     if Item.objects.filter(item_type=item_type, serial_number=serial_number).exists():
         raise Refused(f"{item_type.name} #{serial_number} is already registered.", code="serial_taken")
     item = Item.objects.create(

@@ -34,7 +34,7 @@ IMPORTERS = {
 }
 # Spelled out, not taken from the importer, so that a change to the documented columns fails a test.
 MEMBERS_HEADER = "member_no,first_name,last_name,phone,email,unit_code,status,is_veteran,vetting_valid_until,joined_on"
-ITEMS_HEADER = ",".join(ItemImporter.columns)
+ITEMS_HEADER = ",".join(ItemImporter.columns[:-1])  # files without the optional last column stay valid
 
 
 def call(*args) -> tuple[int, str, str]:
@@ -398,3 +398,20 @@ def test_it_refuses_files_that_are_neither_csv_nor_xlsx(world, csv_file, name):
     code, _, err = call("import", "members", csv_file(MEMBERS_HEADER + "\n", name=name), "--as", "dave")
     assert code == 2
     assert "file_type" in err
+
+
+@pytest.mark.django_db
+def test_it_imports_a_key_with_the_armory_it_opens_and_refuses_one_for_a_rifle(world, csv_file):
+    header = ITEMS_HEADER + ",opens_armory_code"
+    bad = csv_file(
+        header + "\nAK-74M assault rifle,firearm,,,AK-9,ARM-A,,,,,ARM-A\nArms room key,key,,,K-1,ARM-A,,,,,ARM-Z\n"
+    )
+    code, _, err = call("import", "items", bad, "--as", "alice")
+    assert code == 1
+    assert "line 2, column opens_armory_code: only keys and seals open an armory" in err
+    assert "line 3, column opens_armory_code: no armory 'ARM-Z' in your units" in err
+    assert not Item.objects.exists()
+    good = csv_file(header + "\nArms room key,key,,,K-1,ARM-A,,,,duty copy,ARM-A\n")
+    code, out, _ = call("import", "items", good, "--as", "alice")
+    assert (code, out.strip()) == (0, "imported 1 items")
+    assert Item.objects.get(serial_number="K-1").opens_armory == world.armory_a

@@ -8,7 +8,7 @@ from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.testing import make_member
 from muster.custody import ledger, services
 from muster.custody.models import HolderKind, Item, LedgerEvent
-from muster.custody.testing import make_item
+from muster.custody.testing import make_item, make_item_type
 from muster.members.models import Member
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +218,24 @@ def test_verify_passes_on_a_consistent_ledger(world):
     assert result.ok, result.summary()
     assert (result.events, result.items) == (7, 3)
     assert result.head_hash == LedgerEvent.objects.get(seq=7).hash
+
+
+def test_a_key_names_the_armory_it_opens_and_only_keys_and_seals_may(world):
+    from muster.custody.models import ItemType
+
+    key_type = make_item_type("Arms room key", category=ItemType.Category.KEY)
+    key = services.register_item(item_type=key_type, serial_number="K-1", home_armory=world.armory_a,
+                                 actor=world.alice, opens_armory=world.armory_a)  # fmt: skip
+    assert key.opens_armory_id == world.armory_a.pk
+    with pytest.raises(Invalid) as error:
+        services.register_item(item_type=make_item_type(), serial_number="R-1", home_armory=world.armory_a,
+                               actor=world.alice, opens_armory=world.armory_a)  # fmt: skip
+    assert error.value.code == "not_a_key"
+    with pytest.raises(NotPermitted):  # alice is no armorer of B
+        services.register_item(item_type=key_type, serial_number="K-2", home_armory=world.armory_a,
+                               actor=world.alice, opens_armory=world.armory_b)  # fmt: skip
+    ammo = make_item_type("9 mm ball", category=ItemType.Category.AMMUNITION)
+    with pytest.raises(Invalid) as error:
+        services.register_item(item_type=ammo, serial_number="A-1", home_armory=world.armory_a, actor=world.alice)
+    assert error.value.code == "by_lot"
+    assert not Item.objects.filter(serial_number__in=["R-1", "K-2", "A-1"]).exists()
