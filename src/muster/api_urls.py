@@ -92,9 +92,7 @@ urlpatterns = [
     path(f"{count}/scan", custody_counts.ScanView.as_view(), name="count-scan"),
     path(f"{count}/submit", custody_counts.SubmitView.as_view(), name="count-submit"),
     path(f"{count}/sign", custody_counts.SignView.as_view(), name="count-sign"),
-    path(
-        "v1/counts/discrepancies/<int:pk>/resolve", custody_counts.ResolveView.as_view(), name="discrepancy-resolve"
-    ),
+    path("v1/counts/discrepancies/<int:pk>/resolve", custody_counts.ResolveView.as_view(), name="discrepancy-resolve"),
     # Feature route modules (their own routers and paths, names in this namespace).
     path("v1/", include("muster.custody.api_urls_lots")),
     path("v1/", include("muster.custody.api_urls_policy")),

@@ -37,11 +37,31 @@ def world(db):
 
 @pytest.fixture
 def purged_ledger(transactional_db):
-    """For tests with real transactions: the ledger is emptied afterwards, around the append-only triggers."""
-    from muster.custody.testing import purge_ledger
+    """For tests with real transactions (threads, processes, a live server). The append-only tables are emptied
+    after each of them by pytest_runtest_teardown below; this fixture only asks for the real database."""
+    return
 
-    yield
-    purge_ledger()
+
+def _uses_real_transactions(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    if "transactional_db" in names or "live_server" in names:
+        return True
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Empty the ledger and the change log around their append-only triggers before pytest-django flushes the
+    database after a test with real transactions: the flush's DELETE (SQLite) or TRUNCATE (PostgreSQL) of a table
+    with rows would be refused. Runs before any fixture's finalizer, so the database is still open."""
+    if _uses_real_transactions(item):
+        from muster.core.changelog_triggers import purge as purge_change_log
+        from muster.custody.testing import purge_ledger
+
+        purge_ledger()
+        purge_change_log()
+    return (yield)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from muster.core.models import AuditEvent, Notification, Webhook, WebhookDelivery
+from muster.core.models import AuditEvent, ChangeRecord, Notification, Webhook, WebhookDelivery
 
 
 @admin.register(Webhook)
@@ -37,6 +37,15 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ChangeRecord)
+class ChangeRecordAdmin(AuditEventAdmin):
+    """Read-only: the change log is evidence (and its triggers refuse edits anyway)."""
+
+    list_display = ["at", "actor_name", "action", "object_type", "object_repr", "unit"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_name", "object_repr", "object_id"]
 
 
 @admin.register(Notification)

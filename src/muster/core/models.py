@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Notification(models.Model):
@@ -32,6 +33,11 @@ class AuditEvent(models.Model):
         LOGIN_FAILED = "login_failed", "Login failed"
         REFUSED = "refused", "Authorization refused"
         EXPORT = "export", "Personal data exported"
+        OTP_ENROLLED = "otp_enrolled", "Two-factor set up"
+        OTP_VERIFIED = "otp_verified", "Two-factor code accepted"
+        OTP_FAILED = "otp_failed", "Two-factor code refused"
+        OTP_RESET = "otp_reset", "Two-factor reset"
+        POLICY_CHANGED = "policy_changed", "Custody policy changed"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -92,3 +98,51 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.webhook} ({self.status})"
+
+
+class ChangeRecord(models.Model):
+    """One create, update or delete of a non-custody record (roster, vetting, discipline, training, configuration):
+    who, when, which object, and the fields that changed as {field: [before, after]}.
+
+    Written by core.changelog from inside the service that makes the change, in its transaction; append-only, with
+    database triggers refusing UPDATE and DELETE (core.changelog_triggers). Custody has its own ledger.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        DELETE = "delete", "Deleted"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT, not SET_NULL: nulling the column would be an UPDATE, which the triggers refuse.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, help_text="The actor's username when the change was made")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    object_type = models.CharField(max_length=64, help_text='app_label.model, e.g. "members.member"')
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    related_type = models.CharField(max_length=64, blank=True, help_text="The record this one belongs to (a member)")
+    related_id = models.CharField(max_length=64, blank=True)
+    unit = models.ForeignKey(
+        "members.Unit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The unit the change concerns; empty for site-wide records (courses, item types)",
+    )
+    changes = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="change_object"),
+            models.Index(fields=["related_type", "related_id"], name="change_related"),
+            models.Index(fields=["unit", "at"], name="change_unit_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.object_type} {self.object_repr}"

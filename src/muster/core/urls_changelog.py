@@ -1,3 +1,9 @@
 """Web routes; included from muster/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from muster.core.views_changelog import ChangesView
+
+urlpatterns: list = [
+    path("changes/", ChangesView.as_view(), name="changes"),
+]

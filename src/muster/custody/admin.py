@@ -4,11 +4,12 @@ ledger is append-only, so the admin shows it read-only to everyone, superusers i
 
 from django.contrib import admin
 
+from muster.core.admin_changelog import ChangeLoggedAdmin
 from muster.custody.models import Armory, Item, ItemType, LedgerEvent
 
 
 @admin.register(ItemType)
-class ItemTypeAdmin(admin.ModelAdmin):
+class ItemTypeAdmin(ChangeLoggedAdmin):
     list_display = ["name", "category", "model", "calibre", "default_loan_hours", "requires"]
     list_filter = ["category", "required_qualifications"]
     search_fields = ["name", "model"]
@@ -23,7 +24,7 @@ class ItemTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Armory)
-class ArmoryAdmin(admin.ModelAdmin):
+class ArmoryAdmin(ChangeLoggedAdmin):
     list_display = ["code", "name", "unit", "address"]
     search_fields = ["code", "name"]
     list_select_related = ["unit"]

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from muster.core import audit
+from muster.core import audit, changelog
 from muster.core.errors import Invalid, NotFound, NotPermitted
 from muster.custody.count_models import CountPolicy
 from muster.custody.policy_models import UnitPolicy
@@ -179,11 +179,15 @@ def set_unit_policy(*, unit: Unit, actor: Account, **fields) -> UnitPolicy:
     changes = {name: (old[name], value) for name, value in cleaned.items() if old[name] != value}
     if not changes:
         return row or UnitPolicy(unit=unit)
+    created = row is None
     row = row or UnitPolicy(unit=unit)
+    before = None if created else changelog.snapshot(row, FIELDS)
     for name, (_, value) in changes.items():
         setattr(row, name, value)
     row.updated_at, row.updated_by = timezone.now(), actor
     row.save()
+    action = changelog.CREATE if created else changelog.UPDATE
+    changelog.record(actor=actor, obj=row, action=action, before=before, unit=unit)
     described = ", ".join(f"{name} {_shown(before)}→{_shown(after)}" for name, (before, after) in changes.items())
     audit.record(AUDIT_KIND, account=actor, detail=f"custody policy of {unit.code}: {described}")
     return row

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from muster.core import changelog
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.custody import handover, ledger, recalls
 from muster.custody import policy as unit_policy
@@ -35,7 +36,9 @@ def create_armory(*, code: str, name: str, unit: Unit, actor: Account, address: 
         )
     if Armory.objects.filter(code=code).exists():
         raise Refused(f"An armory with code {code!r} already exists.", code="armory_code_taken")
-    return Armory.objects.create(code=code, name=name, unit=unit, address=address)
+    armory = Armory.objects.create(code=code, name=name, unit=unit, address=address)
+    changelog.record(actor=actor, obj=armory, action=changelog.CREATE)
+    return armory
 
 
 @transaction.atomic
@@ -49,7 +52,9 @@ def create_item_type(*, name: str, category: str, actor: Account, model: str = "
         raise Invalid(f"Unknown category {category!r}.", code="unknown_category")
     if ItemType.objects.filter(name=name).exists():
         raise Refused(f"An item type named {name!r} already exists.", code="item_type_name_taken")
-    return ItemType.objects.create(name=name, category=category, model=model, calibre=calibre)
+    item_type = ItemType.objects.create(name=name, category=category, model=model, calibre=calibre)
+    changelog.record(actor=actor, obj=item_type, action=changelog.CREATE)
+    return item_type
 
 
 def _require_armorer(actor: Account, armory: Armory, action: str) -> None:

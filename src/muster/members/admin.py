@@ -3,11 +3,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from muster.core.admin_changelog import ChangeLoggedAdmin, ChangeLoggedUserAdmin
 from muster.members.models import Account, Member, RoleAssignment, Unit
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(ChangeLoggedAdmin):
     list_display = ["code", "name", "kind", "parent"]
     list_filter = ["kind"]
     search_fields = ["code", "name"]
@@ -17,7 +18,7 @@ class UnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(ChangeLoggedAdmin):
     list_display = ["member_no", "last_name", "first_name", "unit", "status", "vetting_valid_until", "is_veteran"]
     list_filter = ["status", "is_veteran", "unit"]
     search_fields = ["member_no", "first_name", "last_name", "phone", "email"]
@@ -34,7 +35,7 @@ class RoleAssignmentInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(UserAdmin):
+class AccountAdmin(ChangeLoggedUserAdmin):
     list_display = ["username", "member", "first_name", "last_name", "is_active", "is_staff", "is_superuser"]
     list_select_related = ["member"]
     search_fields = ["username", "first_name", "last_name", "email", "member__member_no"]

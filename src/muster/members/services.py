@@ -2,7 +2,8 @@
 
 Each function: keyword-only arguments, an acting account, one transaction (nestable, so a bulk import can run many
 of them inside its own all-or-nothing transaction). Refusals raise `muster.core.errors` exceptions with stable
-codes before anything is written.
+codes before anything is written. Every row written is logged in the change log (core.changelog), in the same
+transaction.
 """
 
 from datetime import date
@@ -13,6 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from muster.core import changelog
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.members import hooks, scope
 from muster.members.models import Account, DisciplinaryEntry, Member, Role, RoleAssignment, StatusChange, Unit, Vetting
@@ -60,6 +62,7 @@ def create_unit(*, code: str, name: str, parent: Unit | None, actor: Account, ki
     unit = Unit(code=code, name=name.strip(), kind=kind, parent=parent)
     _validated(unit, exclude=["path"])
     unit.save()
+    changelog.record(actor=actor, obj=unit, action=changelog.CREATE)
     return unit
 
 
@@ -116,11 +119,14 @@ def create_members(*, members: list[dict], actor: Account, reason: str = "added 
     if taken:
         raise Refused(f"Member number {taken[0]!r} is already taken.", code="member_no_taken")
     created = Member.objects.bulk_create(new)
-    StatusChange.objects.bulk_create(
+    status_changes = StatusChange.objects.bulk_create(
         [
             StatusChange(member=member, from_status="", to_status=member.status, reason=reason, changed_by=actor)
             for member in created
         ]
+    )
+    changelog.record_many(
+        changelog.entry(actor=actor, obj=row, action=changelog.CREATE) for row in [*created, *status_changes]
     )
     return created
 
@@ -155,7 +161,9 @@ def create_account(
     account.set_password(password)
     _validated(account)
     account.save()
-    RoleAssignment.objects.create(account=account, unit=unit, role=role)
+    assignment = RoleAssignment.objects.create(account=account, unit=unit, role=role)
+    changelog.record(actor=actor, obj=account, action=changelog.CREATE, unit=unit)
+    changelog.record(actor=actor, obj=assignment, action=changelog.CREATE, related=member)
     return account
 
 
@@ -167,6 +175,7 @@ def grant_role(*, account: Account, role: str, unit: Unit, actor: Account) -> Ro
     if RoleAssignment.objects.filter(account=account, unit=unit, role=role).exists():
         raise Refused(f"{account.username} is already {Role(role).label.lower()} of {unit.code}.", code="role_held")
     assignment = RoleAssignment.objects.create(account=account, unit=unit, role=role)
+    changelog.record(actor=actor, obj=assignment, action=changelog.CREATE, related=account.member)
     scope.forget(account)
     return assignment
 
@@ -180,10 +189,27 @@ def issue_token(*, account: Account, actor: Account, rotate: bool = False) -> To
         raise NotPermitted(f"Only {account.username} or a superuser may see that token.", code="not_token_owner")
     if not account.is_active:
         raise Refused(f"Account {account.username} is disabled.", code="account_disabled")
-    if rotate:
-        Token.objects.filter(user=account).delete()
-    token, _ = Token.objects.get_or_create(user=account)
+    replaced = rotate and Token.objects.filter(user=account).delete()[0] > 0
+    token, created = Token.objects.get_or_create(user=account)
+    if created:  # logged on the account: a token's primary key is the secret itself
+        new = changelog.SECRET_CHANGED if replaced else changelog.SECRET_SET
+        changelog.record(
+            actor=actor,
+            obj=account,
+            action=changelog.UPDATE,
+            before={},
+            unit=_home_unit(account),
+            extra={"api_token": [changelog.SECRET_SET if replaced else None, new]},
+        )
     return token
+
+
+def _home_unit(account: Account) -> Unit | None:
+    """The unit an account's changes are logged under: its member's, else that of its first role."""
+    if account.member_id:
+        return account.member.unit
+    first = RoleAssignment.objects.filter(account=account).select_related("unit").order_by("pk").first()
+    return first.unit if first else None
 
 
 # --- member lifecycle ------------------------------------------------------------------------------------------
@@ -221,8 +247,11 @@ def change_status(*, member: Member, to_status: str, reason: str, actor: Account
     change = StatusChange.objects.create(
         member=member, from_status=member.status, to_status=to_status, reason=reason.strip(), changed_by=actor
     )
+    before = changelog.snapshot(member, ["status"])
     member.status = to_status
     member.save(update_fields=["status"])
+    changelog.record(actor=actor, obj=change, action=changelog.CREATE)
+    changelog.record(actor=actor, obj=member, action=changelog.UPDATE, before=before)
     if to_status in (Member.Status.SUSPENDED, Member.Status.DEPARTED):
         hooks.member_lapsed.send(
             Member, member=member, reason_code=f"member_{to_status}", detail=f"{member} {to_status}: {reason.strip()}"
@@ -254,8 +283,11 @@ def record_vetting(
     vetting = Vetting.objects.create(
         member=member, vetted_on=vetted_on, outcome=outcome, valid_until=valid_until, vetted_by=actor, notes=notes
     )
+    before = changelog.snapshot(member, ["vetting_valid_until"])
     member.vetting_valid_until = valid_until
     member.save(update_fields=["vetting_valid_until"])
+    changelog.record(actor=actor, obj=vetting, action=changelog.CREATE)
+    changelog.record(actor=actor, obj=member, action=changelog.UPDATE, before=before)
     if not member.vetting_is_valid():
         hooks.member_lapsed.send(
             Member, member=member, reason_code="vetting_expired", detail=f"{member}'s vetting {outcome} on {vetted_on}"
@@ -274,6 +306,8 @@ def add_disciplinary_entry(
         raise Invalid("Describe what happened.", code="note_missing")
     if occurred_on > timezone.localdate():
         raise Invalid("The date cannot be in the future.", code="date_in_future")
-    return DisciplinaryEntry.objects.create(
+    entry = DisciplinaryEntry.objects.create(
         member=member, occurred_on=occurred_on, kind=kind, note=note.strip(), recorded_by=actor
     )
+    changelog.record(actor=actor, obj=entry, action=changelog.CREATE)
+    return entry

@@ -3,17 +3,18 @@ results and the qualifications they grant change only through training.services,
 
 from django.contrib import admin
 
+from muster.core.admin_changelog import ChangeLoggedAdmin
 from muster.training.models import Course, MemberQualification, Qualification, Trainee, TrainingSession
 
 
 @admin.register(Qualification)
-class QualificationAdmin(admin.ModelAdmin):
+class QualificationAdmin(ChangeLoggedAdmin):
     list_display = ["name", "code", "validity_days"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(ChangeLoggedAdmin):
     list_display = ["name", "code", "validity_days", "granted"]
     search_fields = ["name", "code"]
     filter_horizontal = ["grants"]
@@ -38,7 +39,7 @@ class TraineeInline(admin.TabularInline):
 
 
 @admin.register(TrainingSession)
-class TrainingSessionAdmin(admin.ModelAdmin):
+class TrainingSessionAdmin(ChangeLoggedAdmin):
     list_display = ["starts_at", "course", "unit", "place", "instructor", "status"]
     list_filter = ["status", "course", "unit"]
     search_fields = ["place", "course__name", "unit__code"]

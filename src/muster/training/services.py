@@ -2,7 +2,7 @@
 
 Who may do what: a commander of the session's unit (or above) schedules sessions and records prior service;
 the commander or the session's instructor (through the account linked to that member) records attendance and
-results.
+results. Every row written is logged in the change log (core.changelog), in the same transaction.
 """
 
 from collections.abc import Iterable
@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from muster.core import changelog
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.members import scope
 from muster.members.models import Account, Member, Role, Unit
@@ -64,9 +65,11 @@ def schedule_session(
         raise Invalid("Say where the session takes place.", code="place_missing")
     if instructor is not None and instructor.status != Member.Status.ACTIVE:
         raise Refused(f"The instructor {instructor} is not active.", code="instructor_not_active")
-    return TrainingSession.objects.create(
+    session = TrainingSession.objects.create(
         course=course, unit=unit, starts_at=starts_at, place=place.strip(), instructor=instructor, notes=notes
     )
+    changelog.record(actor=actor, obj=session, action=changelog.CREATE)
+    return session
 
 
 @transaction.atomic
@@ -86,6 +89,7 @@ def enroll(*, session: TrainingSession, members: Iterable[Member], actor: Accoun
         trainee, created = Trainee.objects.get_or_create(session=session, member=member)
         if created:
             added.append(trainee)
+    changelog.record_many(changelog.entry(actor=actor, obj=trainee, action=changelog.CREATE) for trainee in added)
     return added
 
 
@@ -126,20 +130,24 @@ def record_results(*, session: TrainingSession, results: Iterable[Result], actor
         names = ", ".join(str(member) for member in missing[:5])
         raise Invalid(f"Record a result for every trainee; missing: {names}.", code="results_incomplete")
 
-    grants = []
+    grants, logged = [], []
     held_on = timezone.localdate(session.starts_at)
     qualifications = list(session.course.grants.all())
+    members = Member.objects.select_related("unit").in_bulk(list(given))  # for the change log, in one query
     for member_id, result in given.items():
         trainee = roster[member_id]
+        trainee.member = members[member_id]
+        before = changelog.snapshot(trainee, ["attended", "result", "note"])
         trainee.attended = result.attended
         trainee.result = Trainee.Result.PASSED if result.passed else Trainee.Result.FAILED
         trainee.note = result.note
         trainee.save(update_fields=["attended", "result", "note"])
+        logged.append(changelog.entry(actor=actor, obj=trainee, action=changelog.UPDATE, before=before))
         if result.passed:
             for qualification in qualifications:
                 grants.append(
                     MemberQualification(
-                        member_id=member_id,
+                        member=members[member_id],
                         qualification=qualification,
                         granted_on=held_on,
                         expires_on=held_on + timedelta(days=validity_days(session.course, qualification)),
@@ -149,10 +157,14 @@ def record_results(*, session: TrainingSession, results: Iterable[Result], actor
                     )
                 )
     MemberQualification.objects.bulk_create(grants)
+    before = changelog.snapshot(session, ["status", "completed_at", "completed_by"])
     session.status = TrainingSession.Status.COMPLETED
     session.completed_at = timezone.now()
     session.completed_by = actor
     session.save(update_fields=["status", "completed_at", "completed_by"])
+    logged += [changelog.entry(actor=actor, obj=grant, action=changelog.CREATE) for grant in grants]
+    logged.append(changelog.entry(actor=actor, obj=session, action=changelog.UPDATE, before=before))
+    changelog.record_many(logged)
     return grants
 
 
@@ -174,7 +186,7 @@ def record_prior_service(
         raise Invalid("The qualification must expire after it was granted.", code="expiry_before_grant")
     if granted_on > timezone.localdate():
         raise Invalid("A qualification from prior service cannot be granted in the future.", code="grant_in_future")
-    return MemberQualification.objects.create(
+    grant = MemberQualification.objects.create(
         member=member,
         qualification=qualification,
         granted_on=granted_on,
@@ -183,6 +195,8 @@ def record_prior_service(
         evidence=evidence.strip(),
         granted_by=actor,
     )
+    changelog.record(actor=actor, obj=grant, action=changelog.CREATE)
+    return grant
 
 
 @transaction.atomic
@@ -193,7 +207,9 @@ def cancel_session(*, session: TrainingSession, actor: Account, reason: str) -> 
         raise Refused(f"The session is already {session.status}.", code="session_closed")
     if not reason.strip():
         raise Invalid("Give a reason for cancelling.", code="reason_missing")
+    before = changelog.snapshot(session, ["status", "notes"])
     session.status = TrainingSession.Status.CANCELLED
     session.notes = (session.notes + "\n" if session.notes else "") + f"Cancelled: {reason.strip()}"
     session.save(update_fields=["status", "notes"])
+    changelog.record(actor=actor, obj=session, action=changelog.UPDATE, before=before)
     return session
