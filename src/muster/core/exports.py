@@ -100,12 +100,16 @@ def roster(actor, *, unit_code: str | None = None, include_departed: bool = Fals
 
     Wide, not long: a unit admin filters and sorts a column per qualification ("who lacks counter-drone?") far more
     easily than a row per grant. An empty cell: never granted; a date in the past: expired.
+
+    Phone and e-mail are filled in only where the actor may read them (members.contact: commanders and auditors of
+    the member's unit); for an armorer or duty officer the columns stay, empty, so every roster file has one shape.
     """
     # core sits below the apps; the roster needs members and training, imported here so that core does not
     # import them when it loads (the roster could move to training/ without changing its callers).
     from django.db.models import Max
 
     from muster.members import scope
+    from muster.members.contact import contact_of
     from muster.members.models import Member, Unit
     from muster.training.models import MemberQualification, Qualification
 
@@ -140,6 +144,7 @@ def roster(actor, *, unit_code: str | None = None, include_departed: bool = Fals
         scope=units,
     )
     for member in members:
+        contact = contact_of(actor, member)
         table.rows.append(
             [
                 member.member_no,
@@ -147,8 +152,8 @@ def roster(actor, *, unit_code: str | None = None, include_departed: bool = Fals
                 member.first_name,
                 member.unit.code,
                 member.status,
-                member.phone,
-                member.email,
+                contact["phone"],
+                contact["email"],
                 member.vetting_valid_until,
                 *(expiries.get((member.pk, qualification.pk)) for qualification in qualifications),
             ]

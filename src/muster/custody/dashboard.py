@@ -129,7 +129,7 @@ def overdue_items(items: QuerySet[Item], now: datetime) -> QuerySet[Item]:
 def open_recalls(items: QuerySet[Item]) -> QuerySet[Recall]:
     return (
         Recall.objects.filter(resolved_at=None, item__in=items.values("pk"))
-        .select_related("item__item_type", "item__home_armory__unit", "member")
+        .select_related("item__item_type", "item__home_armory__unit", "member__unit")
         .order_by("raised_at", "pk")
     )
 

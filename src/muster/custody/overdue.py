@@ -19,6 +19,14 @@ def _recipients(item: Item, role: str) -> list[int]:
     return scope.holders_of_role_over(item.home_armory.unit, [role])
 
 
+def _reach(item: Item, level: str) -> str:
+    """How to reach the holder. Only the commander's notice carries the phone: armorers do not read members'
+    contact data (members.contact), and the commander is the one who chases a late holder."""
+    if level == OverdueNotice.Level.COMMANDER:
+        return f"Contact the holder: {item.holder_member.phone or 'no phone on record'}."
+    return "The holder's commander is told if it is not back soon."
+
+
 def _send(item: Item, level: str, now: datetime) -> bool:
     try:
         with transaction.atomic():
@@ -30,7 +38,7 @@ def _send(item: Item, level: str, now: datetime) -> bool:
                 subject=f"Overdue{' (escalated)' if level == OverdueNotice.Level.COMMANDER else ''}: {item} "
                 f"held by {item.holder_member}",
                 body=f"Due back {timezone.localtime(item.due_at):%Y-%m-%d %H:%M}, now {hours} h late. "
-                f"Contact the holder: {item.holder_member.phone or 'no phone on record'}.",
+                + _reach(item, level),
                 url=reverse("item-page", args=[item.pk]),
             )
     except IntegrityError:  # another worker sent it first

@@ -329,7 +329,6 @@ def member_hand_receipt(holdings: Holdings, *, printed_by: Account, now: datetim
     pdf.field("Name", member.full_name)
     pdf.field("Unit", f"{member.unit.name} ({member.unit.code})")
     pdf.field("Status", member.get_status_display())
-    pdf.field("Phone", member.phone)
     pdf.heading(f"Items held ({len(holdings.rows)})")
     if holdings.rows:
         pdf.use("", 8.5)

@@ -32,6 +32,7 @@ from muster.custody import handover, queries, services
 from muster.custody.forms import SetPinForm
 from muster.custody.models import HandoverAttempt, HandoverPin, HolderKind, LedgerEvent, Recall
 from muster.members import scope
+from muster.members.contact import may_see_contact
 from muster.members.models import Account, Member, Role
 from muster.members.views import Section, add_member_page_section, find_visible_member, page_forms, render_member_page
 
@@ -48,15 +49,17 @@ def open_recalls(account: Account):
     return (
         Recall.objects.filter(resolved_at=None)
         .filter(scope.units_q(account, scope.STAFF_ROLES, field="item__home_armory__unit__path"))
-        .select_related("item__item_type", "item__home_armory__unit", "member")
+        .select_related("item__item_type", "item__home_armory__unit", "member__unit")
         .order_by("raised_at", "pk")
     )
 
 
 def mark_returnable(account: Account, recalls: list[Recall]) -> list[Recall]:
-    """Which rows get a Return button: the account is an armorer of the item's home unit (no extra queries)."""
+    """Which rows get a Return button (the account is an armorer of the item's home unit) and show the holder's
+    phone (members.contact); no extra queries, the units are loaded with the recalls."""
     for recall in recalls:
         recall.can_return = scope.has_role(account, recall.item.home_armory.unit, {Role.ARMORER})
+        recall.show_contact = may_see_contact(account, recall.member)
     return recalls
 
 

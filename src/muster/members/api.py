@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from muster.core.api import ScopedViewSet, error_responses, require_role
 from muster.core.errors import NotFound
 from muster.members import scope, services
+from muster.members.contact import may_see_contact
 from muster.members.filters import MemberFilterSet, UnitFilterSet
 from muster.members.models import DisciplinaryEntry, Member, Role, StatusChange, Unit, Vetting
 
@@ -33,8 +34,12 @@ class UnitSerializer(serializers.ModelSerializer):
 class MemberSerializer(serializers.ModelSerializer):
     unit = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Code of the member's unit")
     full_name = serializers.CharField(read_only=True)
-    phone = serializers.CharField(read_only=True, allow_null=True, help_text="Null unless the caller is staff")
-    email = serializers.CharField(read_only=True, allow_null=True, help_text="Null unless the caller is staff")
+    phone = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="Null unless the caller is the member, or a commander or auditor of the member's unit",
+    )
+    email = serializers.CharField(read_only=True, allow_null=True, help_text="Null under the same rule as phone")
 
     class Meta:
         model = Member
@@ -46,14 +51,11 @@ class MemberSerializer(serializers.ModelSerializer):
 
     def to_representation(self, member: Member) -> dict:
         data = super().to_representation(member)
-        if not self._may_see_contact(member):
+        # Contact data: the member, commanders and auditors of the unit (members.contact); armorers and duty officers
+        # see the roster without it. has_role reads the roles cached on the account: no query per row.
+        if not may_see_contact(self.context["request"].user, member):
             data["phone"] = data["email"] = None
         return data
-
-    def _may_see_contact(self, member: Member) -> bool:
-        account = self.context["request"].user
-        # has_role reads the roles cached on the account, so this costs no query per row.
-        return member.pk == account.member_id or scope.has_role(account, member.unit, scope.STAFF_ROLES)
 
 
 @extend_schema_view(

@@ -31,6 +31,7 @@ from muster.core.views import (
     query_without_page,
 )
 from muster.members import scope, services
+from muster.members.contact import may_see_contact
 from muster.members.filters import MemberFilterSet
 from muster.members.forms import DisciplinaryForm, StatusChangeForm, VettingForm
 from muster.members.models import Member, Role
@@ -104,7 +105,8 @@ def render_member_page(
     context = {
         "nav": nav_flags(user),
         "member": member,
-        "show_phone": bool(roles & scope.STAFF_ROLES),
+        # Phone and e-mail: the member, commanders and auditors of the unit (members.contact), not all staff.
+        "show_contact": may_see_contact(user, member),
         "sections": sections,
         "actions": [action for section in sections for action in section.actions],
         "now": timezone.now(),

@@ -30,6 +30,7 @@ from muster.core.views import (
     nav_flags,
 )
 from muster.members import scope
+from muster.members.contact import CONTACT_READERS
 from muster.members.filters import MemberFilterSet
 from muster.members.models import Account, Member, Role, Unit
 from muster.training import services
@@ -145,7 +146,8 @@ def render_session_page(
         "started": started,
         "can_record": recorder,
         "is_commander": commander,
-        "show_phone": bool(scope.roles_on(user, session.unit) & scope.STAFF_ROLES),
+        # Trainees come from the session's unit and below: its commanders and auditors may read their phones.
+        "show_phone": scope.has_role(user, session.unit, CONTACT_READERS),
     }
     if planned and recorder:
         q = request.GET.get("q", "").strip()

@@ -4,8 +4,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from muster.core.testing import PASSWORD, make_member, make_unit
+from muster.core.testing import PASSWORD, make_account, make_member, make_unit
 from muster.members.api import MemberSerializer
+from muster.members.models import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -55,19 +56,20 @@ def test_it_lists_the_units_in_the_callers_scope(world):
     assert [row["code"] for row in alice.get("/api/v1/units/?parent=A").json()["results"]] == ["A-1"]
 
 
-def test_it_shows_staff_the_members_of_their_units_with_contact_data(world):
+def test_it_shows_staff_the_members_of_their_units_and_contact_data_to_commanders_and_auditors(world):
     alice = client_for(world.alice)
     numbers = member_numbers(alice)
     assert world.bob_member.member_no in numbers
     assert world.member_b.member_no not in numbers
     row = alice.get(f"/api/v1/members/{world.bob_member.member_no}/").json()
     assert (row["full_name"], row["unit"], row["status"]) == ("Bob Baker", "A", "active")
-    assert row["phone"] == world.bob_member.phone
+    assert (row["phone"], row["email"]) == (None, None)  # an armorer sees the roster, not how to reach people
     response = alice.get(f"/api/v1/members/{world.member_b.member_no}/")
     assert (response.status_code, response.json()) == (404, {"code": "not_found", "detail": "Not found."})
     assert alice.get("/api/v1/members/NO-SUCH/").status_code == 404
-    # An auditor is staff too.
-    assert client_for(world.erin).get(f"/api/v1/members/{world.bob_member.member_no}/").json()["phone"]
+    # The commander and the auditor of the unit see it.
+    for reader in (world.dave, world.erin):
+        assert client_for(reader).get(f"/api/v1/members/{world.bob_member.member_no}/").json()["phone"]
 
 
 def test_it_shows_a_plain_member_only_themself_with_their_own_contact_data(world):
@@ -79,12 +81,14 @@ def test_it_shows_a_plain_member_only_themself_with_their_own_contact_data(world
     assert bob.get(f"/api/v1/members/{alice_no}/").status_code == 404
 
 
-def test_it_hides_contact_data_from_callers_without_a_staff_role_on_the_members_unit(world):
-    # Rita is staff of the region and sees everyone's contact data; a member with a role only on another
-    # unit never sees them at all, so the only way to be shown a member without staff rights is oneself.
+def test_it_hides_contact_data_from_callers_who_are_not_commanders_or_auditors_of_the_members_unit(world):
+    # Rita, armorer of the region, sees every member below it, without contact data; a commander of the region
+    # sees it for all of them. Someone seeing a member without any role over them can only be that member.
     rita = client_for(world.rita)
     row = rita.get(f"/api/v1/members/{world.member_b.member_no}/").json()
-    assert row["phone"] == world.member_b.phone
+    assert (row["member_no"], row["phone"], row["email"]) == (world.member_b.member_no, None, None)
+    rex = make_account("rex", roles=[(Role.COMMANDER, world.region)])
+    assert client_for(rex).get(f"/api/v1/members/{world.member_b.member_no}/").json()["phone"] == world.member_b.phone
     request = type("Request", (), {"user": world.bob})()
     data = MemberSerializer(world.member_b, context={"request": request}).data
     assert (data["phone"], data["email"], data["member_no"]) == (None, None, world.member_b.member_no)
