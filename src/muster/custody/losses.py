@@ -26,6 +26,11 @@ def _chain_of_command(item: Item) -> list[int]:
     return scope.holders_of_role_over(item.home_armory.unit, [Role.ARMORER, Role.COMMANDER])
 
 
+def home_of(case: LossCase) -> Armory:
+    """The home armory of what the case is about: its item, or the lot a quantity of was lost."""
+    return (case.item or case.lot).home_armory
+
+
 def open_case(
     *,
     item: Item,
@@ -92,8 +97,12 @@ def open_case(
 def record_report_to_authorities(*, case: LossCase, police_report_no: str, actor: Account) -> LossCase:
     # Lock the case row only: its item is nullable (a lot's case has none), and PostgreSQL refuses FOR UPDATE on
     # the nullable side of an outer join.
-    case = LossCase.objects.select_for_update(of=("self",)).select_related("item__home_armory__unit").get(pk=case.pk)
-    if not scope.has_role(actor, case.item.home_armory.unit, REPORTERS):
+    case = (
+        LossCase.objects.select_for_update(of=("self",))
+        .select_related("item__home_armory__unit", "lot__home_armory__unit")
+        .get(pk=case.pk)
+    )
+    if not scope.has_role(actor, home_of(case).unit, REPORTERS):
         raise NotPermitted(
             "Only the unit's armorers, commanders and duty officers handle loss cases.", code="not_loss_reporter"
         )
@@ -111,6 +120,8 @@ def recover(*, case: LossCase, armory: Armory, actor: Account, notes: str, condi
     """The item is back: a `recover` event brings it into `armory` and the case closes."""
     with transaction.atomic(durable=True):
         case = LossCase.objects.select_for_update().get(pk=case.pk)
+        if case.item_id is None:
+            raise Invalid("This case is about a lot quantity; recover it on the lot.", code="not_an_item_case")
         if not case.is_open:
             raise Refused("The case is already closed.", code="case_closed")
         item = _lock(case.item)
@@ -144,16 +155,17 @@ def escalate_overdue(now: datetime | None = None) -> list[LossCase]:
     now = now or timezone.now()
     escalated = []
     overdue = LossCase.objects.filter(status=LossCase.Status.OPEN, authorities_notified_at=None, deadline__lt=now)
-    for case in overdue.select_related("item__home_armory__unit", "item__item_type"):
+    related = ("item__home_armory__unit", "item__item_type", "lot__home_armory__unit", "lot__item_type")
+    for case in overdue.select_related(*related):
         with transaction.atomic():
             if LossCase.objects.filter(pk=case.pk, status=LossCase.Status.OPEN).update(
                 status=LossCase.Status.ESCALATED, escalated_at=now
             ):
                 notify(
-                    _chain_of_command(case.item),
-                    subject=f"ESCALATED loss case: {case.item}",
+                    scope.holders_of_role_over(home_of(case).unit, [Role.ARMORER, Role.COMMANDER]),
+                    subject=f"ESCALATED loss case: {case.subject}",
                     body=f"Not reported to the authorities by {timezone.localtime(case.deadline):%Y-%m-%d %H:%M}.",
-                    url=reverse("item-page", args=[case.item_id]),
+                    url=reverse("loss-page", args=[case.pk]),
                 )
                 escalated.append(case)
     return escalated

@@ -64,13 +64,16 @@ def test_it_registers_every_item_on_the_ledger_and_the_ledger_verifies(seeded):
     assert items > SMALL
     assert LedgerEvent.objects.filter(kind=LedgerEvent.Kind.REGISTER, item_version=1).count() == items
     categories = set(Item.objects.values_list("item_type__category", flat=True))
-    assert categories == {"firearm", "counter_drone", "vehicle", "radio", "optics"}
+    assert categories == {"firearm", "counter_drone", "vehicle", "radio", "optics", "key", "seal"}
     result = ledger.verify()
     assert result.ok, result.summary()
     assert result.events == LedgerEvent.objects.count()
 
 
 def test_it_issues_items_only_to_members_the_gate_allows_or_a_commander_countersigned(seeded):
+    from datetime import timedelta
+
+    from muster.custody.models import LossCase
     from muster.training.queries import missing_qualifications
 
     issued = Item.objects.filter(holder_kind=HolderKind.MEMBER).select_related("holder_member__unit", "home_armory")
@@ -81,7 +84,11 @@ def test_it_issues_items_only_to_members_the_gate_allows_or_a_commander_counters
         event = LedgerEvent.objects.filter(item=item, kind=LedgerEvent.Kind.ISSUE, to_member=holder).last()
         assert event is not None
         assert holder.unit.path.startswith(item.home_armory.unit.path)
-        assert item.due_at > timezone.now()
+        if item.due_at is None:  # reported lost: the last custodian stays on record, the loan ended
+            assert LossCase.objects.filter(item=item, closed_at=None).exists()
+            continue
+        if item.due_at <= timezone.now():  # overdue on purpose: issued in the simulated days before today
+            assert event.recorded_at < timezone.now() - timedelta(days=1)
         if holder.status == Member.Status.SUSPENDED:  # suspended after the issue: the item is being recalled
             assert Recall.objects.filter(item=item, resolved_at=None, reason="member_suspended").exists()
             continue
@@ -214,3 +221,29 @@ def test_the_cli_seeds_refuses_a_second_run_and_resets_to_the_same_data(tmp_path
     assert len(_accounts_table(first.stdout)) == 6
     assert _accounts_table(reset.stdout) == _accounts_table(first.stdout)
     assert "ledger ok" in reset.stdout
+
+
+def test_it_shows_every_custody_control_with_dated_history(seeded):
+    from datetime import timedelta
+
+    from muster.custody.count_models import Count
+    from muster.custody.lot_models import Lot, LotBalance
+    from muster.custody.models import LedgerCheckpoint, LossCase
+
+    now = timezone.now()
+    first = LedgerEvent.objects.order_by("seq").first().recorded_at
+    assert first < now - timedelta(days=30)  # five weeks of history, in sequence order
+    times = list(LedgerEvent.objects.order_by("seq").values_list("recorded_at", flat=True))
+    assert times == sorted(times)
+    assert Count.objects.filter(status=Count.Status.CLOSED, signed_by__isnull=False).count() >= 4
+    assert Count.objects.filter(discrepancies__resolution="found").exists()
+    assert LossCase.objects.filter(closed_at=None, item__isnull=False, status="escalated").exists()
+    assert LossCase.objects.filter(status="recovered", item__isnull=False).exists()
+    assert LossCase.objects.filter(lot__isnull=False).exists()
+    assert Item.objects.filter(holder_armory__kind=Armory.Kind.WORKSHOP).exists()
+    assert Item.objects.filter(holder_kind=HolderKind.MEMBER, due_at__lt=now).exists()  # overdue
+    assert Item.objects.filter(opens_armory__isnull=False, holder_kind=HolderKind.MEMBER).exists()  # the duty key
+    assert Lot.objects.filter(recalled_at__isnull=False).exists()
+    assert LotBalance.objects.filter(lot__recalled_at__isnull=False, holder_kind="member", quantity__gt=0).exists()
+    assert LedgerEvent.objects.filter(kind="lot_expend", data__expended__justification="training_session").exists()
+    assert LedgerCheckpoint.objects.exists()

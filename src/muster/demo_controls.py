@@ -1,0 +1,327 @@
+"""Demo data, the weeks before today: patrol loans, key handovers with counts, range days that expend ammunition,
+maintenance, loss cases, a recalled lot and overdue items — every one through the services.
+
+The services stamp everything with `timezone.now()`; a DemoClock stands in for it while the history is built, so
+the ledger, the counts and the charts carry believable dates (in order: the clock only moves forward).
+"""
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from unittest import mock
+
+from django.utils import timezone
+
+from muster.custody import checkpoints, counts, handover, losses, lots, maintenance, overdue, services
+from muster.custody.lot_models import Lot
+from muster.custody.lots import Expenditure
+from muster.custody.models import Armory, Item, ItemType, LossCase
+from muster.members.models import Account, Member, Unit
+from muster.training import services as training
+from muster.training.models import Course
+
+HISTORY_DAYS = 30
+LOT_TYPES = {
+    "ball545": ("5.45×39 mm ball cartridge", ItemType.Category.AMMUNITION, "5.45×39 mm"),
+    "pm918": ("9×18 mm PM ball cartridge", ItemType.Category.AMMUNITION, "9×18 mm"),
+    "battery": ("AA battery (radios, detectors)", ItemType.Category.CONSUMABLE, ""),
+}
+
+
+class DemoClock:
+    """What `timezone.now()` answers while running(): a moment the builder moves forward."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def at(self, day: date, hour: int, minute: int = 0) -> datetime:
+        moment = timezone.make_aware(datetime.combine(day, time(hour, minute)))
+        self.now = max(self.now + timedelta(seconds=1), moment)  # never backwards
+        return self.now
+
+    @contextmanager
+    def running(self) -> Iterator["DemoClock"]:
+        with mock.patch.object(timezone, "now", lambda: self.now):
+            yield self
+
+
+@dataclass
+class Loan:
+    item: Item
+    member: Member
+    armory: Armory
+    due_day: date
+
+
+class ControlsBuilder:
+    """Builds the simulated weeks for a demo._Builder `roster` (companies, arms rooms, members, staff accounts)."""
+
+    def __init__(self, roster, accounts: dict[str, Account], courses: dict[str, Course], clock: DemoClock):
+        self.roster = roster
+        self.rng: random.Random = roster.rng
+        self.accounts = accounts
+        self.courses = courses
+        self.clock = clock
+        self.today = timezone.localdate()
+        self.company = roster.companies[0]
+        self.arms_room = roster.arms_rooms[self.company.pk]
+        self.loans: list[Loan] = []
+
+    def _pin(self, member: Member, actor: Account) -> handover.Confirmation:
+        return handover.confirm(member=member, pin=self.roster_pin(member), actor=actor, purpose="issue")
+
+    def roster_pin(self, member: Member) -> str:
+        from muster.demo_custody import demo_pin
+
+        return demo_pin(member.member_no)
+
+    def _eligible(self, company: Unit) -> list[Member]:
+        return [m for m in self.roster.members_by_company.get(company.pk, []) if self.roster._may_hold(m)]
+
+    # --- before the weeks begin ----------------------------------------------------------------------------------
+
+    def stock(self) -> None:
+        """Keys and a seal for the arms room, a workshop, inspection dates, and ammunition and batteries by lot."""
+        armorer = self.accounts["armorer"]
+        key_type, _ = ItemType.objects.get_or_create(name="Arms room key", defaults={"category": ItemType.Category.KEY})
+        seal_type, _ = ItemType.objects.get_or_create(
+            name="Numbered door seal", defaults={"category": ItemType.Category.SEAL}
+        )
+        self.key = services.register_item(
+            item_type=key_type, serial_number=f"KEY-{self.arms_room.code}-1", home_armory=self.arms_room,
+            actor=armorer, opens_armory=self.arms_room, reason="arms room key, duty copy",
+        )  # fmt: skip
+        services.register_item(
+            item_type=key_type, serial_number=f"KEY-{self.arms_room.code}-2", home_armory=self.arms_room,
+            actor=armorer, opens_armory=self.arms_room, reason="arms room key, spare in the commander's safe",
+        )  # fmt: skip
+        services.register_item(
+            item_type=seal_type, serial_number=f"SEAL-{self.rng.randint(100000, 999999)}", home_armory=self.arms_room,
+            actor=armorer, opens_armory=self.arms_room, reason="door seal",
+        )  # fmt: skip
+        self.workshop = Armory.objects.create(
+            code=f"WS-{self.arms_room.code.removeprefix('ARM-')}", name=f"{self.company.name} armourer's workshop",
+            unit=self.company, kind=Armory.Kind.WORKSHOP, address=self.arms_room.address,
+        )  # fmt: skip
+        # Inspection is configuration and history of the shelves, not custody: set directly.
+        ItemType.objects.filter(category=ItemType.Category.FIREARM).update(inspection_interval_days=180)
+        for item in Item.objects.filter(item_type__category=ItemType.Category.FIREARM).only("pk"):
+            inspected = self.today - timedelta(days=self.rng.randint(20, 240))
+            Item.objects.filter(pk=item.pk).update(last_inspected_on=inspected)
+        self.lots: dict[str, Lot] = {}
+        for key, number, quantity in (
+            ("ball545", "7N6-2019-114", 6000), ("ball545", "7N6-2016-082", 2000), ("pm918", "57-N-181S-2020-07", 1000),
+            ("battery", "AA-2025-03", 400),
+        ):  # fmt: skip
+            name, category, calibre = LOT_TYPES[key]
+            item_type, _ = ItemType.objects.get_or_create(
+                name=name, defaults={"category": category, "calibre": calibre}
+            )
+            lots.receive(
+                item_type=item_type, lot_number=number, armory=self.arms_room, quantity=quantity, actor=armorer,
+                delivery_ref=f"DN-{self.rng.randint(1000, 9999)}",
+            )  # fmt: skip
+            self.lots[number] = Lot.objects.get(item_type=item_type, lot_number=number)
+
+    # --- the weeks -------------------------------------------------------------------------------------------------
+
+    def weeks(self) -> None:
+        start = self.today - timedelta(days=HISTORY_DAYS)
+        for offset in range(HISTORY_DAYS):
+            day = start + timedelta(days=offset)
+            days_ago = HISTORY_DAYS - offset
+            self.clock.at(day, 6, 50)
+            if day.weekday() == 0:
+                self._key_handover_and_count(day, days_ago)
+            self._returns(day)
+            self._patrol_loans(day)
+            if day.weekday() == 2:
+                self._range_day(day)
+            self._events_of(days_ago, day)
+            self.roster.progress("history", offset + 1, HISTORY_DAYS)
+
+    def _patrol_loans(self, day: date) -> None:
+        self.clock.at(day, 7, 30)
+        for company in self.roster.companies:
+            armory = self.roster.arms_rooms[company.pk]
+            actor = self.roster._actor_for(armory)
+            busy = {loan.member.pk for loan in self.loans} | self._frozen()
+            free = [m for m in self._eligible(company) if m.pk not in busy and self._qualified(m, "ak74m")]
+            shelf = list(
+                Item.objects.filter(
+                    holder_armory=armory, item_type=self.roster.types["ak74m"], condition=Item.Condition.SERVICEABLE
+                )[:40]
+            )
+            wanted = self.rng.randint(1, 4) + (3 if day.weekday() >= 5 else 0)
+            for item, member in zip(self.rng.sample(shelf, min(wanted, len(shelf), len(free))), free, strict=False):
+                length = self.rng.choice((1, 1, 2, 3, 4))
+                due = timezone.make_aware(datetime.combine(day + timedelta(days=length), time(19, 0)))
+                services.issue(item=item, member=member, actor=actor, due_at=due, reason="patrol",
+                               receiver=self._pin(member, actor))  # fmt: skip
+                self.loans.append(Loan(item, member, armory, due.date()))
+
+    def _returns(self, day: date) -> None:
+        self.clock.at(day, 7, 0)
+        for loan in [loan for loan in self.loans if loan.due_day < day]:
+            services.return_item(item=loan.item, actor=self.roster._actor_for(loan.armory), reason="back from patrol")
+            self.loans.remove(loan)
+
+    def _qualified(self, member: Member, key: str) -> bool:
+        from muster.demo_training import REQUIRED
+
+        return set(REQUIRED.get(key, [])) <= self.roster.qualified.get(member.pk, set())
+
+    def _key_handover_and_count(self, day: date, days_ago: int) -> None:
+        """Monday: the duty copy of the arms-room key goes to this week's key holder (which makes a count due), and
+        the arms room is counted and countersigned."""
+        armorer, duty, commander = self.accounts["armorer"], self.accounts["duty"], self.accounts["commander"]
+        key = Item.objects.get(pk=self.key.pk)
+        if key.holder_member_id:
+            services.return_item(item=key, actor=armorer, reason="key handed back at the change of duty")
+        holder = self._free_members(1)[0]
+        self.clock.at(day, 6, 55)
+        services.issue(item=key, member=holder, actor=armorer, due_at=self.clock.now + timedelta(days=7),
+                       reason="duty key for the week", receiver=self._pin(holder, armorer))  # fmt: skip
+        self.clock.at(day, 7, 5)
+        counter = armorer if (days_ago // 7) % 2 else duty  # the counter rotates
+        count = counts.start(armory=self.arms_room, actor=counter)
+        skipped = set(self.rng.sample(count.expected, 1)) if days_ago in range(14, 21) else set()
+        on_shelf = (
+            Item.objects.filter(pk__in=count.expected).exclude(pk__in=skipped).values_list("serial_number", flat=True)
+        )
+        for serial in on_shelf:
+            counts.scan(count=count, code=serial, actor=counter)
+        discrepancies = counts.submit(count=count, actor=counter)
+        self.clock.at(day, 7, 40)
+        counts.sign(count=count, actor=commander)
+        for discrepancy in discrepancies:
+            counts.resolve(discrepancy=discrepancy, actor=commander,
+                           explanation="Found on the cleaning bench behind the rack; scanned and shelved.")  # fmt: skip
+
+    def _range_day(self, day: date) -> None:
+        """Wednesday: a range session of the company; each shooter draws 60 rounds, and at the end what was not
+        fired comes back and the rest is expended against the session."""
+        commander, armorer = self.accounts["commander"], self.accounts["armorer"]
+        shooters = [m for m in self._free_members(50) if self._qualified(m, "ak74m")][:5]
+        if not shooters:
+            return
+        self.clock.at(day, 8, 0)
+        session = training.schedule_session(
+            course=self.courses["basic-weapons"], unit=self.company, starts_at=self.clock.now + timedelta(hours=1),
+            place=f"{self.company.name} range", actor=commander,
+        )  # fmt: skip
+        training.enroll(session=session, members=shooters, actor=commander)
+        ammo = self.lots["7N6-2019-114"]
+        self.clock.at(day, 8, 40)
+        for member in shooters:
+            lots.issue(lot=ammo, member=member, quantity=60, actor=armorer, reason="range day",
+                       due_at=self.clock.now + timedelta(hours=10), receiver=self._pin(member, armorer))  # fmt: skip
+        self.clock.at(day, 16, 0)
+        results = [training.Result(member=m, attended=True, passed=True) for m in shooters]
+        training.record_results(session=session, results=results, actor=commander)
+        self.clock.at(day, 16, 30)
+        short = (self.today - day).days in range(7, 14)  # one week, one shooter cannot account for 3 rounds
+        for index, member in enumerate(shooters):
+            returned = self.rng.randint(4, 15)
+            missing = 3 if short and index == 0 else 0
+            result = lots.settle(lot=ammo, member=member, returned=returned, expended=60 - returned - missing,
+                                 actor=armorer, expenditure=Expenditure("training_session", str(session.pk)),
+                                 place=session.place)  # fmt: skip
+            if result.loss_case:
+                losses.record_report_to_authorities(case=result.loss_case, police_report_no="PR-NR-2026-1187",
+                                                    actor=commander)  # fmt: skip
+
+    def _events_of(self, days_ago: int, day: date) -> None:
+        """The one-off happenings, on fixed days before today."""
+        armorer, commander = self.accounts["armorer"], self.accounts["commander"]
+        if days_ago == 12:  # two rifles to the workshop
+            self.clock.at(day, 10, 0)
+            self.sent = list(Item.objects.filter(holder_armory=self.arms_room, item_type=self.roster.types["ak74m"])
+                             .exclude(pk__in=[loan.item.pk for loan in self.loans])[:2])  # fmt: skip
+            reasons = ("Gas tube loose; replace retaining pin", "Rear sight does not hold zero")
+            for item, reason in zip(self.sent, reasons, strict=False):
+                maintenance.send(item=item, workshop=self.workshop, actor=armorer, reason=reason)
+        if days_ago == 5 and getattr(self, "sent", None):
+            self.clock.at(day, 14, 0)
+            maintenance.receive(item=self.sent[0], actor=armorer, condition=Item.Condition.SERVICEABLE,
+                                notes="Pin replaced, function-checked, 10 rounds test-fired")  # fmt: skip
+        if days_ago == 6:  # an old lot goes out on patrol; two days later it is recalled
+            self.clock.at(day, 18, 0)
+            old = self.lots["7N6-2016-082"]
+            for member in self._free_members(2):
+                lots.issue(lot=old, member=member, quantity=30, actor=armorer, reason="night patrol",
+                           due_at=self.clock.now + timedelta(days=5), receiver=self._pin(member, armorer))  # fmt: skip
+        if days_ago == 4:
+            self.clock.at(day, 9, 0)
+            lots.recall(lot=self.lots["7N6-2016-082"], actor=commander,
+                        reason="Misfires reported by 2nd Battalion; return every round of this lot")  # fmt: skip
+        if days_ago in (9, 3):
+            self._loss(days_ago, day)
+        if days_ago == 6 and getattr(self, "stolen_case", None):
+            self.clock.at(day, 11, 0)
+            losses.recover(case=self.stolen_case, armory=self.arms_room, actor=armorer,
+                           notes="Recovered by the police from a pawn shop in Millbridge; serial checked.")  # fmt: skip
+        if days_ago == 4:  # three loans that will not come back in time: overdue today
+            self.clock.at(day, 19, 30)
+            for member in [m for m in self._free_members(20) if self._qualified(m, "radio")][:3]:
+                item = self._on_shelf("radio")
+                if item:
+                    services.issue(item=item, member=member, actor=armorer, due_at=self.clock.now + timedelta(days=2),
+                                   reason="relay post", receiver=self._pin(member, armorer))  # fmt: skip
+
+    def _on_shelf(self, key: str) -> Item | None:
+        """A serviceable item of the type in the arms room now."""
+        return Item.objects.filter(
+            holder_armory=self.arms_room, item_type=self.roster.types[key], condition=Item.Condition.SERVICEABLE
+        ).first()
+
+    def _frozen(self) -> set[int]:
+        return set(LossCase.objects.filter(closed_at=None).values_list("last_member_id", flat=True))
+
+    def _free_members(self, how_many: int) -> list[Member]:
+        """Members of the arms room's company who may draw something now (not frozen by an open loss case)."""
+        frozen = self._frozen()
+        free = [m for m in self._eligible(self.company) if m.pk not in frozen]
+        return self.rng.sample(free, min(how_many, len(free)))
+
+    def _loss(self, days_ago: int, day: date) -> None:
+        """Nine days ago a night-vision monocular is stolen and later recovered; three days ago a radio (or, in a
+        small demo, another monocular) is lost on patrol and nobody reports it to the authorities in time."""
+        armorer, commander = self.accounts["armorer"], self.accounts["commander"]
+        pairs = (
+            (item, member)
+            for key in (("nvm",) if days_ago == 9 else ("radio", "nvm"))  # a small demo may have no radio left
+            if (item := self._on_shelf(key)) is not None
+            for member in self._free_members(20)
+            if self._qualified(member, key)
+        )
+        item, member = next(pairs, (None, None))
+        if item is None:
+            return
+        self.clock.at(day, 18, 0)
+        services.issue(item=item, member=member, actor=armorer, due_at=self.clock.now + timedelta(days=1),
+                       reason="night post", receiver=self._pin(member, armorer))  # fmt: skip
+        self.clock.at(day, 23, 10)
+        stolen = days_ago == 9
+        case = losses.open_case(
+            item=item, kind="stolen" if stolen else "lost", actor=commander, occurred_at=self.clock.now,
+            circumstances="Taken from the guard hut while the post was relieved." if stolen
+            else "Dropped from a vest pouch during the patrol; search at first light found nothing.",
+            place="Checkpoint Bridge" if stolen else "Ridge patrol route, sector 4",
+            police_report_no="PR-NR-2026-1032" if stolen else "",
+        )  # fmt: skip
+        if stolen:
+            self.stolen_case = case  # recovered three days later (_events_of)
+
+    # --- today -----------------------------------------------------------------------------------------------------
+
+    def today_jobs(self) -> None:
+        """What the worker would have done by now: overdue escalation, loss deadlines, due counts, a checkpoint."""
+        overdue.scan()
+        losses.escalate_overdue()
+        counts.schedule()
+        if not checkpoints.key_path().exists():
+            checkpoints.generate_key()
+        checkpoints.make_checkpoint()
