@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, Refused
 from muster.custody.ledger import canonical_bytes, format_time
 from muster.custody.models import LedgerCheckpoint, LedgerEvent, LedgerHead
@@ -72,6 +73,7 @@ def signed_bytes(*, size: int, head_hash: str, created_at: str) -> bytes:
     )
 
 
+@retry_transient
 @transaction.atomic
 def make_checkpoint() -> LedgerCheckpoint:
     """Sign the ledger's current size and head hash. Reads the head under lock so the pair is consistent."""

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.notify import notify
 from muster.custody import losses
@@ -59,6 +60,7 @@ def _require(actor: Account, armory: Armory, roles: frozenset, action: str) -> N
         raise NotPermitted(f"{actor.username} may not {action} at {armory.code}.", code="not_counter")
 
 
+@retry_transient
 @transaction.atomic
 def start(*, armory: Armory, actor: Account, reason: str = "on demand") -> Count:
     """Begin counting: fix what the ledger says should be on the shelves now."""
@@ -93,6 +95,7 @@ def start(*, armory: Armory, actor: Account, reason: str = "on demand") -> Count
     return count
 
 
+@retry_transient
 @transaction.atomic
 def scan(*, count: Count, code: str, actor: Account) -> CountScan:
     count = Count.objects.select_for_update().get(pk=count.pk)
@@ -108,6 +111,7 @@ def scan(*, count: Count, code: str, actor: Account) -> CountScan:
     return CountScan.objects.create(count=count, code=code, item_id=item_id, scanned_at=timezone.now())
 
 
+@retry_transient
 @transaction.atomic
 def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
     """Close scanning and list every discrepancy; sign at once where the armory needs no second signature."""
@@ -140,6 +144,7 @@ def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
     return created
 
 
+@retry_transient
 @transaction.atomic
 def sign(*, count: Count, actor: Account) -> Count:
     count = Count.objects.select_for_update().select_related("armory__unit").get(pk=count.pk)

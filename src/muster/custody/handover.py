@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.custody.models import HandoverAttempt, HandoverPin
 from muster.members import scope
@@ -58,6 +59,7 @@ def _weak(pin: str) -> bool:
     return len(set(digits)) == 1 or steps in ({1}, {-1})
 
 
+@retry_transient
 @transaction.atomic
 def set_pin(*, member: Member, pin: str, actor: Account) -> HandoverPin:
     """Set or reset a member's PIN: by the member's own account, or in person by an armorer or commander."""
@@ -96,6 +98,7 @@ def confirm(*, member: Member, pin: str, actor: Account, purpose: str) -> Confir
     return Confirmation(member.pk, "pin", now, Confirmation.sign(member.pk, "pin", now))
 
 
+@retry_transient
 @transaction.atomic
 def _attempt(*, member: Member, pin: str, actor: Account, purpose: str, now: datetime) -> Refused | None:
     record = HandoverPin.objects.select_for_update().filter(member=member).first()

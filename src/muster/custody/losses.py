@@ -10,6 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.notify import notify
 from muster.custody import ledger
@@ -31,6 +32,7 @@ def home_of(case: LossCase) -> Armory:
     return (case.item or case.lot).home_armory
 
 
+@retry_transient
 def open_case(
     *,
     item: Item,
@@ -93,6 +95,7 @@ def open_case(
         return case
 
 
+@retry_transient
 @transaction.atomic
 def record_report_to_authorities(*, case: LossCase, police_report_no: str, actor: Account) -> LossCase:
     # Lock the case row only: its item is nullable (a lot's case has none), and PostgreSQL refuses FOR UPDATE on
@@ -116,6 +119,7 @@ def record_report_to_authorities(*, case: LossCase, police_report_no: str, actor
     return case
 
 
+@retry_transient
 def recover(*, case: LossCase, armory: Armory, actor: Account, notes: str, condition: str | None = None) -> LedgerEvent:
     """The item is back: a `recover` event brings it into `armory` and the case closes."""
     with transaction.atomic(durable=True):

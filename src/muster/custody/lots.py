@@ -19,6 +19,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.notify import notify
 from muster.custody import handover, ledger
@@ -137,6 +138,7 @@ def _draw(lot: Lot, quantity: int, source: Holder, what: str) -> None:
         raise Refused(f"Cannot {what} {quantity} of {lot}: only {held} held there.", code="insufficient_quantity")
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def receive(
     *,
@@ -177,6 +179,7 @@ def receive(
     )
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def issue(
     *,
@@ -304,6 +307,7 @@ def _expend(lot, source, quantity, expenditure, actor, reason) -> LedgerEvent:
     )
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def return_quantity(
     *, lot: Lot, member: Member, quantity: int, actor: Account, armory: Armory | None = None, reason: str = ""
@@ -316,6 +320,7 @@ def return_quantity(
     return _return(lot, member, _quantity(quantity), armory, actor, reason)
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def expend(
     *,
@@ -343,6 +348,7 @@ class Settlement:
     loss_case: LossCase | None
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def settle(
     *,
@@ -432,6 +438,7 @@ def _open_case(*, lot, source, quantity, kind, circumstances, occurred_at, place
     return case
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def report_loss(
     *,
@@ -478,6 +485,7 @@ def report_loss(
     )
 
 
+@retry_transient
 def recover(*, case: LossCase, quantity: int, armory: Armory, actor: Account, notes: str) -> LedgerEvent:
     """Some or all of a lost lot quantity is back: a `lot_recover` event brings it into a store; the case closes
     when everything lost has come back (what is never found stays open, and escalated, on the books)."""
@@ -518,6 +526,7 @@ def recover(*, case: LossCase, quantity: int, armory: Armory, actor: Account, no
         return event
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def recall(*, lot: Lot, actor: Account, reason: str) -> Lot:
     """Recall a lot (defective, unsafe): no further issues or deliveries; every member holding some is told to

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, Refused
 from muster.custody import ledger
 from muster.custody.models import Armory, HolderKind, Item, LedgerEvent
@@ -14,6 +15,7 @@ from muster.custody.services import _lock, _refuse_if_lost, _require_armorer
 from muster.members.models import Account
 
 
+@retry_transient
 def send(*, item: Item, workshop: Armory, actor: Account, reason: str) -> LedgerEvent:
     with transaction.atomic(durable=True):
         item = _lock(item)
@@ -38,6 +40,7 @@ def send(*, item: Item, workshop: Armory, actor: Account, reason: str) -> Ledger
         )
 
 
+@retry_transient
 def receive(
     *, item: Item, actor: Account, condition: str, notes: str, armory: Armory | None = None, inspected: bool = True
 ) -> LedgerEvent:

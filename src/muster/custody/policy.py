@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from muster.core import audit, changelog
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotFound, NotPermitted
 from muster.custody.count_models import CountPolicy
 from muster.custody.policy_models import UnitPolicy
@@ -156,6 +157,7 @@ def _clean(name: str, value):
     return value
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def set_unit_policy(*, unit: Unit, actor: Account, **fields) -> UnitPolicy:
     """Change the named settings of `unit`'s own policy (None: inherit again); the others stay as they are.

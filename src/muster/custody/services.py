@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from muster.core import changelog
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.custody import handover, ledger, recalls
 from muster.custody import policy as unit_policy
@@ -24,6 +25,7 @@ from muster.training import queries as training_queries
 ARMORY_MANAGERS = frozenset({Role.COMMANDER, Role.ARMORER})
 
 
+@retry_transient
 @transaction.atomic
 def create_armory(*, code: str, name: str, unit: Unit, actor: Account, address: str = "") -> Armory:
     """A new storage location of `unit`; its commander or armorer may create it."""
@@ -41,6 +43,7 @@ def create_armory(*, code: str, name: str, unit: Unit, actor: Account, address: 
     return armory
 
 
+@retry_transient
 @transaction.atomic
 def create_item_type(*, name: str, category: str, actor: Account, model: str = "", calibre: str = "") -> ItemType:
     """A new kind of item; an armorer (of any unit: types are shared by every unit) may create it."""
@@ -96,6 +99,7 @@ def default_due_at(item_type: ItemType, now: datetime | None = None, *, unit: Un
     return (now or timezone.now()) + timedelta(hours=hours)
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def register_item(
     *,
@@ -252,6 +256,7 @@ def refuse_self_issue(*, actor: Account, member: Member) -> None:
         raise NotPermitted(message, code="self_issue")
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def issue(
     *,
@@ -307,6 +312,7 @@ def issue(
         raise Refused(f"{item} changed hands at the same moment; try again.", code="concurrent_change") from exc
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def return_item(
     *,
@@ -383,6 +389,7 @@ def precheck_transfer(*, item: Item, to_member: Member, actor: Account, due_at: 
     _check_transfer(loaded, to_member, actor, due_at)
 
 
+@retry_transient
 @transaction.atomic(durable=True)
 def transfer(
     *,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from muster.core import changelog
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.members import hooks, scope
 from muster.members.models import Account, DisciplinaryEntry, Member, Role, RoleAssignment, StatusChange, Unit, Vetting
@@ -47,6 +48,7 @@ def _check_role(role: str) -> None:
         raise Invalid(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.", code="unknown_role")
 
 
+@retry_transient
 @transaction.atomic
 def create_unit(*, code: str, name: str, parent: Unit | None, actor: Account, kind: str = Unit.Kind.OTHER) -> Unit:
     """A new unit under `parent` (a commander of the parent may do this), or a top-level one (superusers only)."""
@@ -95,6 +97,7 @@ def _new_member(
     return member
 
 
+@retry_transient
 @transaction.atomic
 def create_member(*, actor: Account, reason: str = "added to the roll", **fields) -> Member:
     """Put a person on the roll of `unit`. Needs commander role on that unit. The first status is recorded as a
@@ -102,6 +105,7 @@ def create_member(*, actor: Account, reason: str = "added to the roll", **fields
     return create_members(members=[fields], actor=actor, reason=reason)[0]
 
 
+@retry_transient
 @transaction.atomic
 def create_members(*, members: list[dict], actor: Account, reason: str = "added to the roll") -> list[Member]:
     """Put many people on the roll at once (imports): the same rules as `create_member`, checked for every one
@@ -131,6 +135,7 @@ def create_members(*, members: list[dict], actor: Account, reason: str = "added 
     return created
 
 
+@retry_transient
 @transaction.atomic
 def create_account(
     *,
@@ -167,6 +172,7 @@ def create_account(
     return account
 
 
+@retry_transient
 @transaction.atomic
 def grant_role(*, account: Account, role: str, unit: Unit, actor: Account) -> RoleAssignment:
     """Give an existing account a role on a unit. Needs commander role on the unit."""
@@ -180,6 +186,7 @@ def grant_role(*, account: Account, role: str, unit: Unit, actor: Account) -> Ro
     return assignment
 
 
+@retry_transient
 @transaction.atomic
 def issue_token(*, account: Account, actor: Account, rotate: bool = False) -> Token:
     """The account's API token, created if it has none (or replaced, with `rotate`). Only the account itself or a
@@ -223,6 +230,7 @@ TRANSITIONS = {
 }
 
 
+@retry_transient
 @transaction.atomic
 def change_status(*, member: Member, to_status: str, reason: str, actor: Account) -> StatusChange:
     """Move a member through applicant → active ⇄ suspended → departed, recording who, when and why.
@@ -259,6 +267,7 @@ def change_status(*, member: Member, to_status: str, reason: str, actor: Account
     return change
 
 
+@retry_transient
 @transaction.atomic
 def record_vetting(
     *,
@@ -295,6 +304,7 @@ def record_vetting(
     return vetting
 
 
+@retry_transient
 @transaction.atomic
 def add_disciplinary_entry(
     *, member: Member, occurred_on: date, kind: str, note: str, actor: Account

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from muster.core import changelog
+from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.members import scope
 from muster.members.models import Account, Member, Role, Unit
@@ -49,6 +50,7 @@ def _require_recorder(actor: Account, session: TrainingSession) -> None:
         )
 
 
+@retry_transient
 @transaction.atomic
 def schedule_session(
     *,
@@ -72,6 +74,7 @@ def schedule_session(
     return session
 
 
+@retry_transient
 @transaction.atomic
 def enroll(*, session: TrainingSession, members: Iterable[Member], actor: Account) -> list[Trainee]:
     session = TrainingSession.objects.select_for_update().select_related("unit").get(pk=session.pk)
@@ -105,6 +108,7 @@ def validity_days(course: Course, qualification: Qualification) -> int:
     return course.validity_days or qualification.validity_days
 
 
+@retry_transient
 @transaction.atomic
 def record_results(*, session: TrainingSession, results: Iterable[Result], actor: Account) -> list[MemberQualification]:
     """Record attendance and pass/fail for the roster, complete the session, and grant what the course grants.
@@ -168,6 +172,7 @@ def record_results(*, session: TrainingSession, results: Iterable[Result], actor
     return grants
 
 
+@retry_transient
 @transaction.atomic
 def record_prior_service(
     *,
@@ -199,6 +204,7 @@ def record_prior_service(
     return grant
 
 
+@retry_transient
 @transaction.atomic
 def cancel_session(*, session: TrainingSession, actor: Account, reason: str) -> TrainingSession:
     session = TrainingSession.objects.select_for_update().select_related("unit").get(pk=session.pk)
