@@ -108,6 +108,7 @@ def seed(*, members: int, items: int, events: int, seed: int = 1, progress: Prog
         item_rows = _items(rng, items, armories, progress)
         head = _ledger(rng, actor.pk, item_rows, armories, company_members, events, progress)
         triggers.install(connection)
+        triggers.rebuild_tally(connection)
     with connection.cursor() as cursor:  # fresh statistics, or the planner guesses badly on millions of new rows
         cursor.execute("ANALYZE")
     return SeedResult(len(units), members, items, events, head)

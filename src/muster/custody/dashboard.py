@@ -18,7 +18,7 @@ from django.utils import timezone
 from muster.core.errors import NotFound
 from muster.custody import counts
 from muster.custody.count_models import Count as ArmoryCount
-from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase, Recall
+from muster.custody.models import Armory, ArmoryTally, HolderKind, Item, LedgerEvent, LossCase, Recall
 from muster.members import scope
 from muster.members.models import Account, Unit
 
@@ -94,25 +94,57 @@ def open_loss_case() -> Exists:
     return Exists(LossCase.objects.filter(item=OuterRef("pk"), closed_at=None))
 
 
-def state_counts(items: QuerySet[Item], now: datetime) -> dict[int, States]:
-    """States per home armory, in one grouped query."""
-    lost = open_loss_case()
-    kept = ~Q(lost) & Q(holder_kind=HolderKind.ARMORY)
-    out = ~Q(lost) & Q(holder_kind=HolderKind.MEMBER)
-    late = Q(due_at__lt=now)
-    rows = items.values("home_armory_id").annotate(
-        total=Count("pk"),
-        lost=Count("pk", filter=Q(lost)),
-        in_armory=Count("pk", filter=kept & ~Q(holder_armory__kind=Armory.Kind.WORKSHOP)),
-        in_maintenance=Count("pk", filter=kept & Q(holder_armory__kind=Armory.Kind.WORKSHOP)),
-        overdue=Count("pk", filter=out & late),
-        issued=Count("pk", filter=out & ~late),
-        held_by_members=Count("pk", filter=Q(holder_kind=HolderKind.MEMBER)),
+def state_counts(armories: QuerySet[Armory], now: datetime) -> dict[int, States]:
+    """States per home armory in three small queries, however many items there are: who holds how many from the
+    trigger-kept tally (custody.tally_models), the open loss cases, and the overdue items (an index range)."""
+    homes = armories.values("pk")
+    workshops = Armory.objects.filter(kind=Armory.Kind.WORKSHOP)
+    in_workshop = Exists(workshops.filter(pk=OuterRef("holder_armory_id")))
+    by_armory: dict[int, States] = {}
+
+    def states(armory_id: int) -> States:
+        return by_armory.setdefault(armory_id, States())
+
+    held = ArmoryTally.objects.filter(home_armory__in=homes, items__gt=0).annotate(workshop=in_workshop)
+    for armory_id, kind, workshop, n in held.values_list("home_armory_id", "holder_kind", "workshop", "items"):
+        row = states(armory_id)
+        row.total += n
+        if kind == HolderKind.MEMBER:
+            row.held_by_members += n
+            row.issued += n  # less the lost and the overdue below
+        elif workshop:
+            row.in_maintenance += n
+        else:
+            row.in_armory += n
+    lost = (
+        LossCase.objects.filter(closed_at=None, item__home_armory__in=homes)
+        .annotate(
+            workshop=Exists(Armory.objects.filter(pk=OuterRef("item__holder_armory_id"), kind=Armory.Kind.WORKSHOP))
+        )
+        .values_list("item__home_armory_id", "item__holder_kind", "workshop")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
-    by_armory = {}
-    for row in rows.order_by():
-        armory_id = row.pop("home_armory_id")
-        by_armory[armory_id] = States(**row)
+    for armory_id, kind, workshop, n in lost:
+        row = states(armory_id)
+        row.lost += n
+        if kind == HolderKind.MEMBER:
+            row.issued -= n
+        elif workshop:
+            row.in_maintenance -= n
+        else:
+            row.in_armory -= n
+    late = (
+        Item.objects.filter(home_armory__in=homes, holder_kind=HolderKind.MEMBER, due_at__lt=now)
+        .exclude(open_loss_case())
+        .values_list("home_armory_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for armory_id, n in late:
+        row = states(armory_id)
+        row.overdue += n
+        row.issued -= n
     return by_armory
 
 
@@ -217,7 +249,7 @@ def build(armories: QuerySet[Armory], *, days: int, now: datetime | None = None)
     chart."""
     now = now or timezone.now()
     items = Item.objects.filter(home_armory__in=armories.values("pk"))
-    by_armory = state_counts(items, now)
+    by_armory = state_counts(armories, now)
     states = States()
     for armory_states in by_armory.values():
         states.add(armory_states)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from muster.core import webhooks
-from muster.custody import codec
+from muster.custody import codec, tallies
 from muster.custody.models import HolderKind, Item, LedgerEvent, LedgerHead
 
 GENESIS_HASH = "0" * 64
@@ -381,7 +381,7 @@ def verify(progress: Callable[[int], None] | None = None) -> VerifyResult:
     if holdings:
         missing = next(iter(holdings))
         return broken(holdings[missing][2], f"item {missing} has ledger events but no longer exists", items)
-    problem = lots.compare_with_tables()
+    problem = lots.compare_with_tables() or tallies.drift()
     if problem:
         return broken(None, problem, items)
     return VerifyResult(True, events, prev_hash, items=items)

@@ -1,4 +1,5 @@
-"""Database triggers that keep the ledger append-only and custody continuous, whatever code writes.
+"""Database triggers that keep the ledger append-only and custody continuous, whatever code writes, and the armory
+tally (custody.tally_models) in step with the items table.
 
 Installed by migration custody/0002; `uninstall` exists only for the test suite's purge (see custody.testing).
 """
@@ -11,6 +12,14 @@ GENESIS = "0" * 64
 LEDGER = "custody_ledgerevent"
 ITEM = "custody_item"
 LOT = "custody_lot"
+TALLY = "custody_armorytally"
+
+# The tally's key of an item row (OLD or NEW): its home armory, holder kind, and holding armory or 0 for a member.
+_ADD_SQLITE = f"""INSERT INTO {TALLY} (home_armory_id, holder_kind, holder_armory_id, items)
+        VALUES (NEW.home_armory_id, NEW.holder_kind, COALESCE(NEW.holder_armory_id, 0), 1)
+        ON CONFLICT (home_armory_id, holder_kind, holder_armory_id) DO UPDATE SET items = items + 1;"""
+_SUBTRACT_SQLITE = f"""UPDATE {TALLY} SET items = items - 1 WHERE home_armory_id = OLD.home_armory_id
+        AND holder_kind = OLD.holder_kind AND holder_armory_id = COALESCE(OLD.holder_armory_id, 0);"""
 
 _SQLITE = [
     f"""CREATE TRIGGER IF NOT EXISTS ledger_refuse_update BEFORE UPDATE ON {LEDGER}
@@ -45,6 +54,14 @@ _SQLITE = [
           AND e.to_kind IS NEW.holder_kind AND e.to_armory_id IS NEW.holder_armory_id
           AND e.to_member_id IS NEW.holder_member_id)
       OR NEW.custody_version != OLD.custody_version + 1; END""",
+    f"""CREATE TRIGGER IF NOT EXISTS item_tally_insert AFTER INSERT ON {ITEM}
+    BEGIN {_ADD_SQLITE} END""",
+    f"""CREATE TRIGGER IF NOT EXISTS item_tally_update AFTER UPDATE ON {ITEM}
+    WHEN NEW.home_armory_id IS NOT OLD.home_armory_id OR NEW.holder_kind IS NOT OLD.holder_kind
+      OR NEW.holder_armory_id IS NOT OLD.holder_armory_id
+    BEGIN {_SUBTRACT_SQLITE} {_ADD_SQLITE} END""",
+    f"""CREATE TRIGGER IF NOT EXISTS item_tally_delete AFTER DELETE ON {ITEM}
+    BEGIN {_SUBTRACT_SQLITE} END""",
 ]
 
 _SQLITE_DROP = [
@@ -55,6 +72,9 @@ _SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS item_holder_follows_ledger",
     "DROP TRIGGER IF EXISTS ledger_lot_versions_continuous",
     "DROP TRIGGER IF EXISTS lot_version_follows_ledger",
+    "DROP TRIGGER IF EXISTS item_tally_insert",
+    "DROP TRIGGER IF EXISTS item_tally_update",
+    "DROP TRIGGER IF EXISTS item_tally_delete",
 ]
 
 _POSTGRES = [
@@ -117,6 +137,26 @@ _POSTGRES = [
         END IF;
         RETURN NEW;
     END $$""",
+    f"""CREATE OR REPLACE FUNCTION muster_item_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'UPDATE' AND NEW.home_armory_id IS NOT DISTINCT FROM OLD.home_armory_id
+           AND NEW.holder_kind IS NOT DISTINCT FROM OLD.holder_kind
+           AND NEW.holder_armory_id IS NOT DISTINCT FROM OLD.holder_armory_id THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            UPDATE {TALLY} SET items = items - 1 WHERE home_armory_id = OLD.home_armory_id
+              AND holder_kind = OLD.holder_kind AND holder_armory_id = COALESCE(OLD.holder_armory_id, 0);
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO {TALLY} (home_armory_id, holder_kind, holder_armory_id, items)
+            VALUES (NEW.home_armory_id, NEW.holder_kind, COALESCE(NEW.holder_armory_id, 0), 1)
+            ON CONFLICT (home_armory_id, holder_kind, holder_armory_id) DO UPDATE SET items = {TALLY}.items + 1;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    f"""CREATE OR REPLACE TRIGGER item_tally AFTER INSERT OR UPDATE OR DELETE ON {ITEM}
+        FOR EACH ROW EXECUTE FUNCTION muster_item_tally()""",
     f"""CREATE OR REPLACE TRIGGER ledger_refuse_update_delete BEFORE UPDATE OR DELETE ON {LEDGER}
         FOR EACH ROW EXECUTE FUNCTION muster_ledger_refuse_change()""",
     f"""CREATE OR REPLACE TRIGGER ledger_refuse_truncate BEFORE TRUNCATE ON {LEDGER}
@@ -135,6 +175,7 @@ _POSTGRES_DROP = [
     f"DROP TRIGGER IF EXISTS ledger_check_insert ON {LEDGER}",
     f"DROP TRIGGER IF EXISTS item_holder_follows_ledger ON {ITEM}",
     f"DROP TRIGGER IF EXISTS lot_version_follows_ledger ON {LOT}",
+    f"DROP TRIGGER IF EXISTS item_tally ON {ITEM}",
 ]
 
 
@@ -147,9 +188,12 @@ def _statements(connection: BaseDatabaseWrapper, *, drop: bool) -> list[str]:
         raise NotImplementedError(f"no custody triggers for {connection.vendor}")
     # Migrations before lots existed (custody/0011) install and remove the other triggers only. SQLite resolves a
     # trigger's column names when it is created, PostgreSQL's PL/pgSQL when it runs.
-    if LOT not in connection.introspection.table_names():
+    tables = connection.introspection.table_names()
+    if LOT not in tables:
         needs_lots = rf"\bON {LOT}\b|lot_id" if connection.vendor == "sqlite" else rf"\bON {LOT}\b"
         statements = [statement for statement in statements if not re.search(needs_lots, statement)]
+    if TALLY not in tables:  # likewise before the tally (custody/0013)
+        statements = [statement for statement in statements if "tally" not in statement]
     return statements
 
 
@@ -171,3 +215,28 @@ def install_from_migration(apps, schema_editor) -> None:
 
 def uninstall_from_migration(apps, schema_editor) -> None:
     uninstall(schema_editor.connection)
+
+
+def rebuild_tally(connection: BaseDatabaseWrapper) -> None:
+    """Recount the armory tally from the items table (after a bulk load with the triggers off, and when the tally
+    is first created)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TALLY}")
+        cursor.execute(
+            f"INSERT INTO {TALLY} (home_armory_id, holder_kind, holder_armory_id, items) "
+            f"SELECT home_armory_id, holder_kind, COALESCE(holder_armory_id, 0), COUNT(*) FROM {ITEM} "
+            "GROUP BY home_armory_id, holder_kind, COALESCE(holder_armory_id, 0)"
+        )
+
+
+def start_tally_from_migration(apps, schema_editor) -> None:
+    install(schema_editor.connection)
+    rebuild_tally(schema_editor.connection)
+
+
+def stop_tally_from_migration(apps, schema_editor) -> None:
+    """Back before the tally: drop its triggers only; the others stay."""
+    with schema_editor.connection.cursor() as cursor:
+        for statement in _statements(schema_editor.connection, drop=True):
+            if "tally" in statement:
+                cursor.execute(statement)

@@ -134,7 +134,8 @@ def test_the_custody_triggers_survive_every_migration(db):
         names = {row[0] for row in cursor.fetchall()}
     expected = {"item_holder_follows_ledger"} | (
         {"ledger_refuse_update", "ledger_refuse_delete", "ledger_chain_continuous", "ledger_custody_continuous"}
+        | {"item_tally_insert", "item_tally_update", "item_tally_delete"}
         if connection.vendor == "sqlite"
-        else {"ledger_refuse_update_delete", "ledger_refuse_truncate", "ledger_check_insert"}
+        else {"ledger_refuse_update_delete", "ledger_refuse_truncate", "ledger_check_insert", "item_tally"}
     )
     assert expected <= names
