@@ -196,7 +196,7 @@ def test_each_code_works_once(world):
 
 
 def _age_failures(device: TOTPDevice, seconds: float) -> None:
-    """Pretend the last wrong code was typed `seconds` earlier."""
+    """Pretend the last wrong code was typed `seconds` earlier (negative: later, so the wait has surely not passed)."""
     device.refresh_from_db()
     TOTPDevice.objects.filter(pk=device.pk).update(
         throttling_failure_timestamp=device.throttling_failure_timestamp - timedelta(seconds=seconds)
@@ -211,22 +211,25 @@ def test_wrong_codes_are_refused_slow_the_next_try_and_are_audited(world, settin
 
     response = client.post("/login/code/", {"code": bad})
     assert response.status_code == 400 and "otp_invalid" in response.content.decode()
-    # At once, even the right code is refused: the next try must wait 1 s, and the code is not used up.
+    # At once, even the right code is refused: the next try must wait 1 s, and the code is not used up. (The wrong
+    # code is moved a minute into the future for this, so that a slow machine cannot let the second pass.)
+    _age_failures(device, -60)
     response = client.post("/login/code/", {"code": code_for(device)})
     assert response.status_code == 409 and "otp_throttled" in response.content.decode()
     device.refresh_from_db()
     assert device.last_t == -1 and device.throttling_failure_count == 1
+    _age_failures(device, 60)
 
     for failures in (2, 3, 4):  # the wait doubles with every wrong code in a row: 1, 2, 4, 8 s
         _age_failures(device, 2 ** (failures - 2) + 0.5)
         assert client.post("/login/code/", {"code": bad}).status_code == 400
         device.refresh_from_db()
         assert device.throttling_failure_count == failures
-    _age_failures(device, 7)
-    assert client.post("/login/code/", {"code": code_for(device)}).status_code == 409  # 7 s < 8 s
+    _age_failures(device, 4)
+    assert client.post("/login/code/", {"code": code_for(device)}).status_code == 409  # 4 s < 8 s
     assert client.post("/login/code/", {"code": "12345"}).status_code == 409  # malformed, still throttled first
 
-    _age_failures(device, 2)
+    _age_failures(device, 5)
     assert client.post("/login/code/", {"code": code_for(device)})["Location"] == "/"
     device.refresh_from_db()
     assert device.throttling_failure_count == 0
@@ -297,9 +300,10 @@ def test_the_token_endpoint_demands_a_code_from_staff(world):
     assert response.status_code == 401 and response.json()["code"] == "otp_invalid"
     assert response["WWW-Authenticate"] == "Token"
     assert not Token.objects.filter(user=world.dave).exists()
+    _age_failures(device, -60)  # the wrong code was "just now", however slow this machine is
     response = token_request("dave", otp=code_for(device))
     assert response.status_code == 429 and response.json()["code"] == "otp_throttled"  # too soon after a wrong one
-    _age_failures(device, 2)
+    _age_failures(device, 62)
     response = token_request("dave", otp=code_for(device))
     assert response.status_code == 200
     assert response.json()["token"] == Token.objects.get(user=world.dave).key
