@@ -10,6 +10,13 @@ from muster.core.models import AuditEvent
 
 log = logging.getLogger("muster.audit")
 
+# Control characters (a newline above all) in a user-supplied username or detail would forge log lines.
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+
+
+def _one_line(text: str) -> str:
+    return text.translate(_CONTROL)
+
 
 def client_ip(request) -> str | None:
     if request is None:
@@ -28,7 +35,14 @@ def record(kind: str, *, request=None, account=None, username: str = "", detail:
         path=(request.path[:300] if request is not None else ""),
         detail=detail[:500],
     )
-    log.info("%s user=%s ip=%s path=%s %s", kind, username or "-", event.ip or "-", event.path or "-", detail)
+    log.info(
+        "%s user=%s ip=%s path=%s %s",
+        kind,
+        _one_line(username) or "-",
+        event.ip or "-",
+        _one_line(event.path) or "-",
+        _one_line(detail),
+    )
     return event
 
 

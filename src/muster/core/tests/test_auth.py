@@ -78,3 +78,13 @@ def test_api_refusals_are_audited(world):
     response = api.post("/api/v1/custody/issue", {"item": "X", "member": "Y"}, format="json")
     assert response.status_code == 403
     assert AuditEvent.objects.filter(kind="refused", username="erin").exists()
+
+
+def test_a_newline_in_a_username_cannot_forge_an_audit_log_line(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="muster.audit"):
+        client.post("/login/", {"username": "mallory\nlogin user=dave ip=1.2.3.4", "password": "wrong-password"})
+    lines = [record.getMessage() for record in caplog.records if record.name == "muster.audit"]
+    assert lines == ["login_failed user=mallory\\x0alogin user=dave ip=1.2.3.4 ip=127.0.0.1 path=/login/ "]
+    assert all("\n" not in line for line in lines)
