@@ -48,8 +48,13 @@ def main() -> None:
     issued = Item.objects.filter(holder_kind="member", home_armory=armory).select_related("holder_member").first()
     member = issued.holder_member if issued else Member.objects.filter(unit=armory.unit).first()
     item = issued or Item.objects.filter(home_armory=armory).first()
+    from muster.members.models import Unit
+
+    top = Unit.objects.filter(parent=None).order_by("pk").first()
     pages = [
         ("bare Django JSON view (reference)", "/bench-bare/"),
+        ("unit dashboard", "/units/{unit}/dashboard/"),
+        ("API unit dashboard", "/api/v1/units/{unit}/dashboard"),
         ("dashboard", "/"),
         ("armory page", f"/armories/{armory.code}/"),
         ("member page", f"/members/{member.member_no}/"),
@@ -64,11 +69,13 @@ def main() -> None:
         f"{LedgerEvent.objects.count():,} events on {connection.vendor}"
     )
     with override_settings(ROOT_URLCONF="bench_urls", ALLOWED_HOSTS=["testserver"], DEBUG=False):
-        for who, account in (("armorer of one company", armorer), ("national superuser", admin)):
+        accounts = (("armorer of one company", armorer, armory.unit), ("national superuser", admin, top))
+        for who, account, unit in accounts:
             client = Client()
             client.force_login(account)
-            print(f"\n{who}:\n{'page':<36}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}")
-            for name, url in pages:
+            print(f"\n{who} (unit dashboard of {unit.code}):\n{'page':<36}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}")
+            for name, template in pages:
+                url = template.format(unit=unit.code)
                 client.get(url)  # warm
                 executed: list[str] = []
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from muster.custody import checkpoints, ledger, services, triggers
+from muster.custody import checkpoints, ledger, services, tallies, triggers
 from muster.custody.models import LedgerCheckpoint, LedgerEvent, LedgerHead
 from muster.custody.testing import make_item
 
@@ -109,6 +109,7 @@ def test_a_truncated_history_is_caught_by_the_checkpoint(signing_key, history, t
     Item.objects.filter(pk=history[0].pk).update(
         holder_kind="member", holder_armory=None, holder_member=world.bob_member, custody_version=2
     )
+    tallies.rebuild()  # a careful forger leaves nothing the database itself could notice
     triggers.install(connection)
     assert ledger.verify().ok
     code, message = run("verify", "--checkpoint", path)
