@@ -23,6 +23,7 @@ from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.notify import notify
 from muster.custody import handover, ledger
+from muster.custody import policy as unit_policy
 from muster.custody.ledger import NOBODY, Holder
 from muster.custody.lot_models import Lot, LotBalance
 from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent, LossCase
@@ -426,7 +427,8 @@ def _open_case(*, lot, source, quantity, kind, circumstances, occurred_at, place
         opened_at=now,
         opened_by=actor,
         opened_event=event,
-        deadline=now + timedelta(hours=settings.MUSTER_LOSS_REPORT_HOURS),
+        # The same clock as an item's case: the policy of the lot's home unit (or the nearest unit above that sets it).
+        deadline=now + timedelta(hours=unit_policy.effective(lot.home_armory.unit).loss_report_hours),
     )
     notify(
         scope.holders_of_role_over(lot.home_armory.unit, [Role.ARMORER, Role.COMMANDER]),

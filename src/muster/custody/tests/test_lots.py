@@ -369,3 +369,19 @@ def test_lot_events_show_on_the_member_page_the_ledger_api_and_a_receipt(world, 
     assert api.get(reverse("api:ledger-detail", kwargs={"seq": event.seq})).status_code == 200
     api.force_authenticate(world.carol)
     assert api.get(reverse("api:ledger-detail", kwargs={"seq": event.seq})).status_code == 404
+
+
+def test_a_lot_loss_case_runs_on_the_home_units_reporting_clock_like_an_items(world, lot):
+    from muster.custody import losses, policy
+    from muster.custody.testing import make_item
+
+    policy.set_unit_policy(unit=world.unit_a, actor=world.dave, loss_report_hours=72)
+    lots.issue(lot=lot, member=world.bob_member, quantity=40, actor=world.alice)
+    before = timezone.now()
+    lot_case = lots.settle(lot=lot, member=world.bob_member, returned=30, expended=0, actor=world.alice).loss_case
+    rifle = make_item(world.armory_a, world.alice)
+    item_case = losses.open_case(item=rifle, kind="lost", circumstances="gone", place="range", occurred_at=before,
+                                 actor=world.alice)  # fmt: skip
+    for case in (lot_case, item_case):
+        hours = (case.deadline - case.opened_at).total_seconds() / 3600
+        assert hours == 72, case
