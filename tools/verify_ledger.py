@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Verify a Muster ledger export without Muster or Django: standard library plus `cryptography`.
 
-    python3 verify_ledger.py EXPORT.jsonl [--checkpoint CHECKPOINT.json] [--public-key HEX_OR_FILE]
+    python3 verify_ledger.py EXPORT.jsonl [--checkpoint CHECKPOINT.json --public-key HEX_OR_FILE]
 
 Checks, in order: the hash chain (gap-free sequence, each prev_hash, each recomputed hash), custody continuity
 (each item's versions and from-holders; each lot's versions, and that no holder ever gives more of a lot than it
 holds), and, with --checkpoint, that the checkpoint is genuinely signed and that
 the export's event at the checkpoint's size carries the signed head hash (so history up to it was neither
-rewritten nor truncated). With --public-key, the checkpoint must be signed by that key.
+rewritten nor truncated). A checkpoint is checked against the public key you hold (--public-key, from `muster
+ledger public-key`, kept off the server): the key written inside a checkpoint file proves nothing, since whoever
+forged the checkpoint signed it with their own key. --trust-embedded-key accepts it anyway, and says so.
 
 Exit 0 and one line "ok: …" when everything holds; exit 1 naming the first problem; exit 2 on unusable input.
 The formats are specified in Muster's docs/ledger.md.
@@ -116,7 +118,7 @@ def verify_checkpoint(path: Path, hashes: dict[int, str], trusted: str | None) -
         unusable(f"{path} is not a Muster ledger checkpoint")
     if document.get("format") != "muster-ledger-checkpoint" or document.get("v") != 1:
         unusable(f"{path} is not a Muster ledger checkpoint (version 1)")
-    if trusted and trusted != public_hex:
+    if trusted is not None and trusted != str(public_hex).lower():
         fail("the checkpoint was signed by a different key than the trusted one")
     message = canonical(
         {"format": "muster-ledger-checkpoint", "v": 1, "size": size, "head_hash": head, "created_at": created}
@@ -129,7 +131,8 @@ def verify_checkpoint(path: Path, hashes: dict[int, str], trusted: str | None) -
         fail(f"the checkpoint signs {size} events but the export holds {len(hashes)}: history was truncated")
     if size > 0 and hashes[size] != head:
         fail(f"event {size} does not carry the signed head hash: history up to it was rewritten")
-    return f"checkpoint at {size} of {created} holds"
+    pinned = "the trusted key" if trusted is not None else "the key written in it (NOT PINNED: proves nothing of who)"
+    return f"checkpoint at {size} of {created} holds, signed by {pinned}"
 
 
 def main() -> None:
@@ -137,12 +140,21 @@ def main() -> None:
     parser.add_argument("export", type=Path)
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--public-key", help="trusted Ed25519 public key: 64 hex digits, or a file holding them")
+    parser.add_argument(
+        "--trust-embedded-key", action="store_true", help="check a checkpoint with the key written in it (unsafe)"
+    )
     options = parser.parse_args()
     if not options.export.is_file():
         unusable(f"no such file: {options.export}")
     trusted = options.public_key
     if trusted and Path(trusted).is_file():
         trusted = Path(trusted).read_text().strip()
+    if trusted is not None:
+        trusted = trusted.strip().lower()
+        if len(trusted) != 64 or any(digit not in "0123456789abcdef" for digit in trusted):
+            unusable("--public-key must be 64 hexadecimal digits (or a file holding them)")
+    elif options.checkpoint and not options.trust_embedded_key:
+        unusable("a checkpoint is checked against the public key you hold: give --public-key (or --trust-embedded-key)")
     events, hashes = verify_chain(options.export)
     summary = f"ok: {events} events, head {hashes.get(events, GENESIS)}"
     if options.checkpoint:

@@ -124,10 +124,27 @@ def read_file(path: Path) -> dict:
     return document
 
 
-def check(document: dict, *, trusted_public_hex: str | None = None) -> CheckpointCheck:
-    """Is the checkpoint genuinely signed, and do the first `size` events of this ledger end in `head_hash`?"""
-    public_hex = trusted_public_hex or document["public_key"]
-    if trusted_public_hex and document.get("public_key") != trusted_public_hex:
+def trusted_key(given: str | None = None) -> str:
+    """The public key a checkpoint must be signed by: the one given (64 hex digits or a file holding them), else this
+    server's own (from its key file, which is not in the database). A key taken from the checkpoint itself proves
+    nothing: whoever forged the checkpoint signed it with their own key."""
+    if given:
+        text = Path(given).read_text().strip() if Path(given).is_file() else given.strip()
+        try:
+            if len(bytes.fromhex(text)) != 32:
+                raise ValueError
+        except ValueError:
+            raise Invalid("The public key must be 64 hexadecimal digits (or a file holding them).",
+                          code="public_key_invalid") from None  # fmt: skip
+        return text.lower()
+    return public_key_hex(load_private_key().public_key())
+
+
+def check(document: dict, *, trusted_public_hex: str) -> CheckpointCheck:
+    """Is the checkpoint genuinely signed by the trusted key, and do the first `size` events of this ledger end in
+    `head_hash`?"""
+    public_hex = trusted_public_hex.lower()
+    if str(document.get("public_key", "")).lower() != public_hex:
         return CheckpointCheck(False, "the checkpoint was signed by a different key than the trusted one")
     try:
         public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))

@@ -80,7 +80,8 @@ def test_a_checkpoint_signs_size_and_head(signing_key, history, tmp_path):
     assert (document["size"], document["head_hash"]) == (7, LedgerEvent.objects.get(seq=7).hash)
     assert document["public_key"] == signing_key
     assert LedgerCheckpoint.objects.get().size == 7
-    assert checkpoints.check(document).ok
+    assert checkpoints.check(document, trusted_public_hex=signing_key).ok
+    assert checkpoints.check(document, trusted_public_hex=signing_key.upper()).ok  # hex in either case
 
 
 def test_verify_with_a_checkpoint_passes_on_an_intact_ledger_that_grew(signing_key, history, tmp_path, world, capsys):
@@ -122,7 +123,7 @@ def test_a_forged_checkpoint_or_a_foreign_key_is_refused(signing_key, history, t
     document = json.loads(path.read_text())
     document["size"] = 6
     path.write_text(json.dumps(document))
-    assert not checkpoints.check(document).ok
+    assert not checkpoints.check(document, trusted_public_hex=signing_key).ok
     assert run("verify", "--checkpoint", path)[0] == 1
     genuine = json.loads(checkpoint_file(tmp_path).read_text())
     outcome = checkpoints.check(genuine, trusted_public_hex="ab" * 32)
@@ -171,9 +172,40 @@ def test_the_standalone_verifier_catches_an_altered_export_and_a_rewritten_one(s
     rewritten = tmp_path / "rewritten.jsonl"
     call_command("ledger", "export", str(rewritten))
     assert standalone(rewritten).returncode == 0  # internally consistent
-    result = standalone(rewritten, "--checkpoint", path)
+    result = standalone(rewritten, "--checkpoint", path, "--public-key", signing_key)
     assert result.returncode == 1
     assert "rewritten" in result.stdout
+
+
+def test_a_forger_who_signs_with_their_own_key_is_caught_by_the_pinned_key(signing_key, history, tmp_path):
+    """Someone with the database and the export rewrites history, then makes a checkpoint over it with a key of their
+    own. The verifier trusts only the key the auditor holds."""
+    export = tmp_path / "rewritten.jsonl"
+    rewrite_from(4, "nothing happened")
+    call_command("ledger", "export", str(export))
+    forger_key = tmp_path / "forger.key"
+    checkpoints.generate_key(forger_key)
+    forged = tmp_path / "forged.json"
+    forger_public = checkpoints.public_key_hex(checkpoints.load_private_key(forger_key).public_key())
+    last = LedgerEvent.objects.order_by("-seq").first()
+    created = "2026-12-01T10:00:00.000000Z"
+    signature = checkpoints.load_private_key(forger_key).sign(
+        checkpoints.signed_bytes(size=last.seq, head_hash=last.hash, created_at=created)
+    )
+    forged.write_text(json.dumps({"format": "muster-ledger-checkpoint", "v": 1, "size": last.seq,
+                                  "head_hash": last.hash, "created_at": created, "public_key": forger_public,
+                                  "signature": signature.hex()}))  # fmt: skip
+
+    pinned = standalone(export, "--checkpoint", forged, "--public-key", signing_key.upper())
+    assert pinned.returncode == 1 and "different key" in pinned.stdout
+    unpinned = standalone(export, "--checkpoint", forged)
+    assert unpinned.returncode == 2 and "--public-key" in unpinned.stderr
+    trusting = standalone(export, "--checkpoint", forged, "--trust-embedded-key")
+    assert trusting.returncode == 0 and "NOT PINNED" in trusting.stdout
+    # On the server, without --public-key, the server's own key is the trusted one.
+    code, message = run("verify", "--checkpoint", forged)
+    assert code == 1 and "different key" in message
+    assert run("verify", "--checkpoint", forged, "--public-key", "xyz")[0] == 2
 
 
 def test_keygen_refuses_to_replace_a_key(signing_key):

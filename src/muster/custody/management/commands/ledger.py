@@ -29,7 +29,8 @@ class Command(MusterCommand):
         verify.add_argument(
             "--public-key",
             metavar="HEX_OR_FILE",
-            help="the checkpoint must be signed by this Ed25519 public key (64 hex digits or a file)",
+            help="the checkpoint must be signed by this Ed25519 public key (64 hex digits or a file); "
+            "default: this server's own key",
         )
         self._progress_option(verify)
         out = actions.add_parser("export", help="write the ledger as JSON Lines (docs/ledger.md)")
@@ -98,9 +99,7 @@ class Command(MusterCommand):
         summary = result.summary()
         if options["checkpoint"]:
             document = self.run(lambda: checkpoints.read_file(options["checkpoint"]))
-            trusted = options["public_key"]
-            if trusted and Path(trusted).is_file():
-                trusted = Path(trusted).read_text().strip()
+            trusted = self.run(lambda: checkpoints.trusted_key(options["public_key"]))
             outcome = checkpoints.check(document, trusted_public_hex=trusted)
             if not outcome.ok:
                 raise CommandError(f"ledger BROKEN against checkpoint: {outcome.message}", returncode=1)
