@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("muster.custody.urls_dashboard")),
     path("", include("muster.custody.urls_lots")),
     path("", include("muster.custody.urls_policy")),
+    path("", include("muster.custody.urls_ledger")),
     path("", include("muster.training.urls")),
     path("api/", include("muster.api_urls")),
     path("admin/", admin.site.urls),

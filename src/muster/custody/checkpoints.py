@@ -19,12 +19,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from muster.core.db import retry_transient
-from muster.core.errors import Invalid, Refused
+from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.custody.ledger import canonical_bytes, format_time
 from muster.custody.models import LedgerCheckpoint, LedgerEvent, LedgerHead
+from muster.members import scope
+from muster.members.models import Account, Role
 
 FORMAT = "muster-ledger-checkpoint"
 VERSION = 1
+
+# Who reads checkpoints (sizes and hashes: nothing about people) and makes one on demand: those who answer for the
+# books. The whole-ledger export holds every unit's events, so it is for the same roles on a top unit only.
+READERS = frozenset({Role.COMMANDER, Role.AUDITOR})
 
 
 def key_path() -> Path:
@@ -164,3 +170,48 @@ def check(document: dict, *, trusted_public_hex: str) -> CheckpointCheck:
     if stored != head_hash:
         return CheckpointCheck(False, f"event {size} no longer has the signed hash: history up to it was rewritten")
     return CheckpointCheck(True, f"checkpoint at {size} signed {document['created_at']} by key {key_id(public_hex)}")
+
+
+def may_read(account: Account) -> bool:
+    return (
+        account.is_authenticated
+        and account.is_active
+        and (scope.is_global(account) or bool(scope.unit_paths(account, READERS)))
+    )
+
+
+def may_export(account: Account) -> bool:
+    """The export covers every unit: superusers, and commanders and auditors of a top unit (one without a parent)."""
+    if not may_read(account):
+        return False
+    return scope.is_global(account) or scope.units(account, READERS).filter(parent=None).exists()
+
+
+def require_reader(account: Account) -> None:
+    if not may_read(account):
+        raise NotPermitted("Ledger checkpoints are for commanders and auditors.", code="not_ledger_reader")
+
+
+def make_checkpoint_for(*, actor: Account) -> LedgerCheckpoint:
+    """A checkpoint on demand, from the web or the API."""
+    require_reader(actor)
+    return make_checkpoint()
+
+
+def public_key_or_none() -> str | None:
+    """This server's public key, or None before `muster ledger keygen`."""
+    try:
+        return public_key_hex(load_private_key().public_key())
+    except Invalid:
+        return None
+
+
+def document_of(checkpoint: LedgerCheckpoint) -> dict:
+    """The checkpoint file of a stored checkpoint (to carry off the server)."""
+    public_hex = public_key_or_none()
+    if public_hex is None or key_id(public_hex) != checkpoint.key_id:
+        raise Refused(
+            "This checkpoint was signed with a key this server no longer holds; its file cannot be rebuilt here.",
+            code="checkpoint_key_gone",
+        )
+    return to_document(checkpoint, public_hex)

@@ -5,7 +5,7 @@ its "hash". tools/verify_ledger.py reads this format with the standard library o
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from muster.custody.ledger import event_fields, holder_ref, iter_events
@@ -15,15 +15,15 @@ FORMAT = "muster-ledger-export"
 VERSION = 1
 
 
-def export(out: TextIO, progress: Callable[[int], None] | None = None) -> tuple[int, str]:
-    """Write the ledger to `out`; return (events written, head hash)."""
+def lines(progress: Callable[[int], None] | None = None) -> Iterator[str]:
+    """The export, line by line (each ends in a newline): the header, then every event up to the head the header
+    names; events appended meanwhile are left for the next export."""
     size, head = LedgerHead.objects.values_list("seq", "hash").get(pk=1)
-    out.write(json.dumps({"format": FORMAT, "v": VERSION, "events": size, "head_hash": head}) + "\n")
-    written, last_hash = 0, head if size == 0 else None
+    yield json.dumps({"format": FORMAT, "v": VERSION, "events": size, "head_hash": head}) + "\n"
     for row in iter_events():
         seq, recorded_at, kind, item_id, item_version, fk, fa, fm, tk, ta, tm = row[:11]
         actor_id, reason, due_at, data, prev_hash, stored_hash, lot_id, quantity = row[11:]
-        if seq > size:  # appended after the header was written: leave for the next export
+        if seq > size:
             break
         fields = event_fields(
             seq=seq,
@@ -42,8 +42,17 @@ def export(out: TextIO, progress: Callable[[int], None] | None = None) -> tuple[
             quantity=quantity,
         )
         fields["hash"] = stored_hash
-        out.write(json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
-        written, last_hash = written + 1, stored_hash
+        yield json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
         if progress:
             progress(1)
-    return written, last_hash or head
+
+
+def export(out: TextIO, progress: Callable[[int], None] | None = None) -> tuple[int, str]:
+    """Write the ledger to `out`; return (events written, head hash)."""
+    written, head = -1, ""
+    for line in lines(progress):
+        if written < 0:
+            head = json.loads(line)["head_hash"]
+        out.write(line)
+        written += 1
+    return written, head
