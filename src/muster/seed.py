@@ -8,6 +8,7 @@ an empty database; the triggers are back on when the load commits.
 
 import hashlib
 import random
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from muster.members.models import Account, Member, Unit
 
 Progress = Callable[[str, int, int], None]
 BATCH = 20_000
+OVERDUE_SHARE = 0.02  # of the items members hold today, those past their due-back time
 TYPES = [
     ("AK-74M assault rifle", "firearm", "AK-74M", "5.45×39 mm"),
     ("AKM assault rifle", "firearm", "AKM", "7.62×39 mm"),
@@ -246,6 +248,23 @@ def _items(rng: random.Random, count: int, armories: list[Armory], progress: Pro
     return [(pk, index[armory_id]) for pk, armory_id in rows]
 
 
+def _last_event_per_item(rng, item_rows, company_members, issuable, events) -> array:
+    """The seq of each item's last event, found by running the same random picks as _ledger once without writing
+    (the generator is rewound afterwards), so that the issue an item is still out on can get a believable due date:
+    most items members hold today are due back in the coming weeks; OVERDUE_SHARE of them are late."""
+    state = rng.getstate()
+    last = array("q", range(1, len(item_rows) + 1))
+    with_member = bytearray(len(item_rows))
+    for seq in range(len(item_rows) + 1, events + 1):
+        i = issuable[rng.randrange(len(issuable))]
+        if not with_member[i]:
+            rng.randrange(len(company_members[item_rows[i][1]]))
+        with_member[i] ^= 1
+        last[i] = seq
+    rng.setstate(state)
+    return last
+
+
 def _ledger(rng, actor_id, item_rows, armories, company_members, events, progress) -> str:
     """Register every item, then random issues and returns; hashes exactly as custody.ledger computes them."""
     columns = [
@@ -278,6 +297,9 @@ def _ledger(rng, actor_id, item_rows, armories, company_members, events, progres
     issuable = [i for i, (_, armory_index) in enumerate(item_rows) if company_members[armory_index]]
     if events > len(item_rows) and not issuable:
         raise ValueError("no active member to issue to: seed more members")
+    loans = random.Random(rng.random())  # due dates draw from their own stream: the picks stay as pass 1 saw them
+    last_event = _last_event_per_item(rng, item_rows, company_members, issuable, events)
+    now = timezone.now()
     for seq in range(1, events + 1):
         recorded = start + step * seq
         if seq <= len(item_rows):
@@ -292,7 +314,11 @@ def _ledger(rng, actor_id, item_rows, armories, company_members, events, progres
             else:
                 kind, frm, to = "return", ("member", None, state[i][2]), ("armory", armories[item_rows[i][1]].pk, None)
         version = state[i][3] + 1
-        due = recorded + timedelta(days=7) if kind == "issue" else None
+        due = None
+        if kind == "issue":
+            due = recorded + timedelta(days=7)
+            if last_event[i] == seq and loans.random() >= OVERDUE_SHARE:  # still out today, and not yet late
+                due = max(due, now + timedelta(hours=loans.randint(1, 24 * 60)))
         from_ref = None if frm is None else (f"armory:{frm[1]}" if frm[0] == "armory" else f"member:{frm[2]}")
         to_ref = f"armory:{to[1]}" if to[0] == "armory" else f"member:{to[2]}"
         canonical = _canonical(

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from muster.custody import ledger
 from muster.custody.models import Item, LedgerEvent
@@ -15,8 +16,14 @@ def test_it_builds_a_data_set_that_verifies(purged_ledger, capsys):
     out = capsys.readouterr().out
     assert "seeded" in out and "ledger ok: 2000 events checked, 300 items match" in out
     assert Member.objects.count() == 200
-    assert Item.objects.filter(holder_kind="member").exists()
+    held = Item.objects.filter(holder_kind="member")
+    assert held.count() > 50
     assert LedgerEvent.objects.filter(kind="return").exists()
+    # Believable due dates: most of what members hold today is due back later; a few items are late.
+    late = held.filter(due_at__lt=timezone.now()).count()
+    assert 0 < late < held.count() * 0.15
+    for item in held:  # the due date an item carries is the one its last (issue) event recorded, hash and all
+        assert LedgerEvent.objects.filter(item=item).order_by("-seq").values_list("due_at", flat=True)[0] == item.due_at
     with pytest.raises(IntegrityError), transaction.atomic():  # the append-only triggers are back
         LedgerEvent.objects.filter(seq=1).update(reason="x")
     assert ledger.verify().ok
