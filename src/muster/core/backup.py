@@ -34,8 +34,13 @@ def backup(target: Path) -> None:
     if target.exists():
         raise Invalid(f"{target} exists; choose a new file name (backups are never overwritten).", code="file_exists")
     if connection.vendor == "sqlite":
+        if not target.parent.is_dir():
+            raise Invalid(f"{target}: the folder {target.parent} does not exist.", code="backup_failed")
         connection.ensure_connection()
-        destination = sqlite3.connect(target)
+        try:
+            destination = sqlite3.connect(target)
+        except sqlite3.Error as exc:
+            raise Invalid(f"Cannot write a backup to {target}: {exc}", code="backup_failed") from None
         try:
             connection.connection.backup(destination)  # pages copied under SQLite's own locking: a snapshot
             result = destination.execute("PRAGMA integrity_check").fetchone()[0]

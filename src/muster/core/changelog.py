@@ -56,6 +56,7 @@ LOGGED_TYPES = (
     "custody.itemtype",
     "custody.armory",
     "custody.unitpolicy",
+    "custody.losscase",
 )
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("muster_request_id", default="")

@@ -59,7 +59,10 @@ def load_private_key(path: Path | None = None) -> Ed25519PrivateKey:
     path = path or key_path()
     if not path.exists():
         raise Invalid(f"No ledger signing key at {path}; create one with `muster ledger keygen`.", code="no_key")
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError, OSError) as exc:  # not PEM, encrypted, unreadable
+        raise Invalid(f"{path} does not hold an Ed25519 private key ({exc}).", code="wrong_key_type") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise Invalid(f"{path} does not hold an Ed25519 private key.", code="wrong_key_type")
     return key

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from muster.core import changelog
 from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.notify import notify
@@ -25,6 +26,11 @@ REPORTERS = frozenset({Role.ARMORER, Role.COMMANDER, Role.DUTY_OFFICER})
 
 def _chain_of_command(item: Item) -> list[int]:
     return scope.holders_of_role_over(item.home_armory.unit, [Role.ARMORER, Role.COMMANDER])
+
+
+def _require_active(actor: Account) -> None:
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
 
 
 def home_of(case: LossCase) -> Armory:
@@ -44,10 +50,11 @@ def open_case(
     police_report_no: str = "",
 ) -> LossCase:
     """Report an item lost, stolen, damaged or unaccounted for. Freezes its last custodian's further issues."""
+    _require_active(actor)
     with transaction.atomic(durable=True):
         item = _lock(item)
         item.home_armory = Armory.objects.select_related("unit").get(pk=item.home_armory_id)
-        if not actor.is_active or not scope.has_role(actor, item.home_armory.unit, REPORTERS):
+        if not scope.has_role(actor, item.home_armory.unit, REPORTERS):
             raise NotPermitted(
                 f"{actor.username} may not open loss cases for {item.home_armory.unit.code}.", code="not_loss_reporter"
             )
@@ -98,6 +105,9 @@ def open_case(
 @retry_transient
 @transaction.atomic
 def record_report_to_authorities(*, case: LossCase, police_report_no: str, actor: Account) -> LossCase:
+    """The case was reported to the police (or another authority): its number stops the escalation clock. Not a
+    custody event, so it goes to the append-only change log rather than the ledger."""
+    _require_active(actor)
     # Lock the case row only: its item is nullable (a lot's case has none), and PostgreSQL refuses FOR UPDATE on
     # the nullable side of an outer join.
     case = (
@@ -113,15 +123,18 @@ def record_report_to_authorities(*, case: LossCase, police_report_no: str, actor
         raise Refused("The case is closed.", code="case_closed")
     if not police_report_no.strip():
         raise Invalid("Give the police (or authority) report number.", code="report_no_missing")
+    before = changelog.snapshot(case, ["police_report_no", "authorities_notified_at"])
     case.police_report_no = police_report_no.strip()
     case.authorities_notified_at = timezone.now()
     case.save(update_fields=["police_report_no", "authorities_notified_at"])
+    changelog.record(actor=actor, obj=case, action=changelog.UPDATE, before=before, unit=home_of(case).unit)
     return case
 
 
 @retry_transient
 def recover(*, case: LossCase, armory: Armory, actor: Account, notes: str, condition: str | None = None) -> LedgerEvent:
     """The item is back: a `recover` event brings it into `armory` and the case closes."""
+    _require_active(actor)
     with transaction.atomic(durable=True):
         case = LossCase.objects.select_for_update().get(pk=case.pk)
         if case.item_id is None:
@@ -130,7 +143,7 @@ def recover(*, case: LossCase, armory: Armory, actor: Account, notes: str, condi
             raise Refused("The case is already closed.", code="case_closed")
         item = _lock(case.item)
         armory = Armory.objects.select_related("unit").get(pk=armory.pk)
-        if not actor.is_active or not scope.has_role(actor, armory.unit, {Role.ARMORER}):
+        if not scope.has_role(actor, armory.unit, {Role.ARMORER}):
             raise NotPermitted(f"{actor.username} is not an armorer of {armory.unit.code}.", code="not_armorer")
         if not notes.strip():
             raise Invalid("Say how and where the item was recovered.", code="notes_missing")
@@ -165,6 +178,18 @@ def escalate_overdue(now: datetime | None = None) -> list[LossCase]:
             if LossCase.objects.filter(pk=case.pk, status=LossCase.Status.OPEN).update(
                 status=LossCase.Status.ESCALATED, escalated_at=now
             ):
+                # The worker escalates (no actor): the change log keeps when, as it keeps the report number.
+                changelog.record(
+                    actor=None,
+                    obj=case,
+                    action=changelog.UPDATE,
+                    before={},
+                    unit=home_of(case).unit,
+                    extra={
+                        "status": [LossCase.Status.OPEN, LossCase.Status.ESCALATED],
+                        "escalated_at": [None, now.isoformat()],
+                    },
+                )
                 notify(
                     scope.holders_of_role_over(home_of(case).unit, [Role.ARMORER, Role.COMMANDER]),
                     subject=f"ESCALATED loss case: {case.subject}",

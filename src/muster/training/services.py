@@ -43,6 +43,8 @@ def can_record(actor: Account, session: TrainingSession) -> bool:
 
 
 def _require_recorder(actor: Account, session: TrainingSession) -> None:
+    if not actor.is_active:
+        raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
     if not can_record(actor, session):
         raise NotPermitted(
             f"Only the instructor or a commander of {session.unit.code} may record this session.",

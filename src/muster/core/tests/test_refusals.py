@@ -225,15 +225,7 @@ def test_it_reports_a_failed_pg_dump(world, tmp_path, postgresql_only):
     assert "pg_dump failed" in output and not target.exists()
 
 
-def test_a_backup_into_a_missing_folder_is_refused_with_a_clear_error(world, tmp_path, request):
-    if connection.vendor == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: core/backup.py backup() calls sqlite3.connect(target) unguarded; a target in a missing "
-                "folder raises sqlite3.OperationalError (a traceback) instead of an Invalid with a code",
-            )
-        )
+def test_a_backup_into_a_missing_folder_is_refused_with_a_clear_error(world, tmp_path):
     target = tmp_path / "no-such-folder" / "muster.backup"
     with unchanged():
         code, output = call("backup", target)

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from muster.core.errors import Invalid, NotPermitted, Refused
-from muster.core.models import Notification
+from muster.core.models import ChangeRecord, Notification
 from muster.custody import ledger, losses, services, tasks
 from muster.custody.models import HolderKind, Item, LedgerEvent, LossCase
 from muster.custody.testing import make_item
@@ -115,12 +115,17 @@ def test_a_missed_deadline_escalates_and_notifies(world, lost_with_bob, django_c
     case.refresh_from_db()
     assert case.status == LossCase.Status.ESCALATED and case.is_open
     assert Notification.objects.filter(subject__startswith="ESCALATED", recipient=world.dave).exists()
+    # Not a custody event, so not in the ledger: the append-only change log keeps it.
+    record = ChangeRecord.objects.get(object_type="custody.losscase", object_id=str(case.pk))
+    assert (record.actor_name, record.unit, record.changes["status"]) == ("system", world.unit_a, ["open", "escalated"])
 
 
 def test_a_reported_case_does_not_escalate(world, lost_with_bob):
     _, case = lost_with_bob
     losses.record_report_to_authorities(case=case, police_report_no="POL-2026-4471", actor=world.alice)
     assert losses.escalate_overdue(now=case.deadline + timedelta(hours=1)) == []
+    record = ChangeRecord.objects.get(object_type="custody.losscase", object_id=str(case.pk))
+    assert (record.actor, record.changes["police_report_no"]) == (world.alice, ["", "POL-2026-4471"])
 
 
 def test_recovery_returns_the_item_to_an_armory_and_unfreezes(world, lost_with_bob):

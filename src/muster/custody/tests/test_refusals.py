@@ -137,12 +137,6 @@ LOSS_CHANGES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: custody/losses.py does not refuse a disabled account with account_disabled: open_case answers "
-    "not_loss_reporter and recover not_armorer (the disabled check is folded into the role check), and "
-    "record_report_to_authorities (losses.py:100) does not check is_active at all and WRITES the police report",
-)
 @pytest.mark.parametrize("change", sorted(LOSS_CHANGES))
 def test_a_disabled_armorer_handles_no_loss_case(world, rifle, spare, change):
     case = item_case(world, rifle)
@@ -365,12 +359,6 @@ def test_it_refuses_a_signing_key_of_the_wrong_type(world, rifle, ec_key, client
     assert not LedgerCheckpoint.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: custody/checkpoints.py load_private_key() passes the key file to load_pem_private_key unguarded; "
-    "a file that is not a PEM key raises ValueError (a traceback from `muster ledger public-key` / `checkpoint`, "
-    "a 500 on /ledger/ and /ledger/public-key.txt) instead of Invalid wrong_key_type",
-)
 def test_it_refuses_a_signing_key_file_that_holds_no_key(world, tmp_path, settings):
     path = tmp_path / "signing.key"
     path.write_text("this is not a key\n")

@@ -93,12 +93,6 @@ def test_a_disabled_commander_changes_nothing(world, course, session, change):
     assert refusal.value.code == "account_disabled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: training/services.py can_record() answers False for a disabled account, so enroll and "
-    "record_results refuse a disabled commander or instructor with not_instructor ('Only the instructor or a "
-    "commander may record this session'), not account_disabled as every other service does",
-)
 @pytest.mark.parametrize("recorder", ["dave", "alice"])
 def test_a_disabled_recorder_is_told_the_account_is_disabled(world, session, recorder):
     actor = disable(getattr(world, recorder))
