@@ -119,6 +119,10 @@ class Poison:
     def policy(self) -> dict:
         return {"updated_by": self.mallory.pk, "updated_at": POISON_TIME, "unit": self.unit.pk}
 
+    def checkpoint(self) -> dict:
+        """What a signed checkpoint is made of: the service reads the head and signs it, nothing of the request."""
+        return {"size": POISON_INT, "head_hash": POISON_HASH, "signature": POISON_HASH, "key_id": POISON_TEXT}
+
     def credentials(self) -> dict:
         """What an account's token or authenticator is made of."""
         return {

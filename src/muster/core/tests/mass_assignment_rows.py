@@ -100,6 +100,10 @@ def credentials(p):
     return p.credentials()
 
 
+def checkpoint(p):
+    return p.checkpoint()
+
+
 # --- what some requests need first ----------------------------------------------------------------------------------
 
 
@@ -343,4 +347,6 @@ WEB: list[Write] = [
     # --- the unit's custody policy (commanders)
     write("unit-custody-policy", "dave", url("unit-custody-policy", "unit.code"),
           lambda t: {"default_loan_hours": 24}, policy),
+    # --- the ledger integrity page (commanders and auditors sign a checkpoint)
+    write("ledger-integrity", "dave", url("ledger-integrity"), lambda t: {}, checkpoint, credentials),
 ]  # fmt: skip
