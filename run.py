@@ -66,7 +66,7 @@ def demo(options: argparse.Namespace) -> None:
         seed.append("--reset")
     say("seeding the demo unit (skipped when the database already holds one)")
     muster(*seed, env=env)
-    say("starting the background worker (recall scans)")
+    say("starting the background worker (e-mail, webhooks, recalls, escalations, counts, expiry warnings)")
     worker = subprocess.Popen([str(BIN / "muster"), "worker"], cwd=ROOT, env=env)
     say(f"serving on http://127.0.0.1:{options.port}  (Ctrl+C stops)")
     try:

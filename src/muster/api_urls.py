@@ -98,5 +98,6 @@ urlpatterns = [
     path("v1/", include("muster.custody.api_urls_policy")),
     path("v1/", include("muster.custody.api_urls_dashboard")),
     path("v1/", include("muster.core.api_urls_changelog")),
+    path("v1/", include("muster.core.api_urls_notifications")),
     path("v1/", include(router.urls)),
 ]

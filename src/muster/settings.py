@@ -1,6 +1,7 @@
 """Muster settings. Everything a deployment changes comes from the environment (see docs/deployment.md)."""
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +28,41 @@ if PRODUCTION:
 
 ALLOWED_HOSTS = env_list("MUSTER_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("MUSTER_CSRF_TRUSTED_ORIGINS", [])
+
+
+def _base_url() -> str:
+    """Where people reach Muster (scheme://host[:port]): e-mailed links are made absolute with it. Production
+    without MUSTER_BASE_URL uses https:// and the first real host name of MUSTER_ALLOWED_HOSTS."""
+    value = env_str("MUSTER_BASE_URL")
+    if value is None:
+        if not PRODUCTION:
+            return "http://127.0.0.1:8000"
+        hosts = [host for host in ALLOWED_HOSTS if host != "*" and not host.startswith(".")]
+        if not hosts:
+            raise ImproperlyConfigured("Production mode needs MUSTER_BASE_URL, e.g. https://muster.example.org")
+        return f"https://{hosts[0]}"
+    parts = urlsplit(value.strip())
+    try:
+        parts.port  # noqa: B018 — raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise ImproperlyConfigured(
+            f"MUSTER_BASE_URL={value!r} is not a site address; give scheme://host[:port] with no path, "
+            "e.g. https://muster.example.org"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+MUSTER_BASE_URL = _base_url()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -80,6 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "muster.core.views_notifications.unread_notifications",  # the navbar badge, counted lazily
             ],
         },
     },
@@ -141,6 +178,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = None
 AXES_IPWARE_PROXY_COUNT = env_int("MUSTER_PROXY_COUNT", 0, minimum=0)
+AXES_VERBOSE = False  # no "AXES: BEGIN version …" banner on every command's stderr
 
 # Sessions end after 8 idle hours and at the latest 12 hours after login (core.middleware); a disabled account's
 # sessions stop working at once (Django refuses inactive users on every request).
@@ -220,6 +258,9 @@ EMAIL_PORT = env_int("MUSTER_EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("MUSTER_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env_str("MUSTER_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("MUSTER_EMAIL_TLS", False)
+# Seconds an SMTP connect, read or write may take before the send fails (and is retried later). Mail is sent by
+# the worker, never in a request, but a hung server must not hold a worker thread for ever either.
+EMAIL_TIMEOUT = env_int("MUSTER_EMAIL_TIMEOUT", 10, minimum=1, maximum=300)
 DEFAULT_FROM_EMAIL = env_str("MUSTER_EMAIL_FROM", "muster@localhost")
 
 # Background jobs (huey): SQLite file under var/ by default, Redis when MUSTER_REDIS_URL is set.
@@ -230,8 +271,21 @@ HUEY = {
     "utc": True,
     "consumer": {"workers": env_int("MUSTER_WORKERS", 2, minimum=1), "worker_type": "thread", "periodic": True},
 }
+
+
+def _redis_url(url: str) -> str:
+    """The queue's URL with socket timeouts unless it sets its own: a request queues e-mail and webhooks on commit,
+    and a Redis that stopped answering must fail that quickly (it is logged; the worker's sweep catches up), not
+    hang the request. The consumer's blocking reads wait 1 second, well inside them."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", "5")
+    query.setdefault("socket_timeout", "10")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 if _REDIS_URL:
-    HUEY.update({"huey_class": "huey.RedisHuey", "connection": {"url": _REDIS_URL}})
+    HUEY.update({"huey_class": "huey.RedisHuey", "connection": {"url": _redis_url(_REDIS_URL)}})
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")})
 
@@ -243,6 +297,9 @@ MUSTER_REQUIRE_HANDOVER_PIN = env_bool("MUSTER_REQUIRE_HANDOVER_PIN", True)
 
 # Loss cases must be reported to the authorities within this many hours, or they are escalated.
 MUSTER_LOSS_REPORT_HOURS = env_int("MUSTER_LOSS_REPORT_HOURS", 24, minimum=1)
+
+# Expiry warnings: members and their commanders are told this many days before a vetting or qualification expires.
+MUSTER_EXPIRY_WARNING_DAYS = env_int("MUSTER_EXPIRY_WARNING_DAYS", 30, minimum=1, maximum=365)
 
 # Overdue items: armorers are told at once, commanders this many hours later.
 MUSTER_OVERDUE_ESCALATION_HOURS = env_int("MUSTER_OVERDUE_ESCALATION_HOURS", 12, minimum=0)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("muster.core.urls")),
     path("", include("muster.core.urls_otp")),
     path("", include("muster.core.urls_changelog")),
+    path("", include("muster.core.urls_notifications")),
     path("", include("muster.members.urls")),
     path("", include("muster.custody.urls_receipts")),
     path("", include("muster.custody.urls")),

@@ -4,7 +4,16 @@ from django.utils import timezone
 
 
 class Notification(models.Model):
-    """An in-app message to one account (also sent by e-mail where the account has an address)."""
+    """An in-app message to one account, also e-mailed (by the worker) where the account has an address.
+
+    Shown at /notifications/ and in the navbar's unread badge; written only by core.notify.
+    """
+
+    class Email(models.TextChoices):
+        NONE = "", "Not e-mailed (no address)"
+        PENDING = "pending", "Waiting for the worker"
+        SENT = "sent", "E-mailed"
+        FAILED = "failed", "Gave up"
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     subject = models.CharField(max_length=200)
@@ -12,13 +21,63 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True, help_text="Where in Muster to look")
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    email_status = models.CharField(max_length=8, choices=Email.choices, default=Email.NONE, blank=True)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker may (re)try the e-mail; a claimed one is leased ahead"
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["recipient", "read_at"])]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["email_status", "email_due_at"], name="notification_email_due"),
+        ]
 
     def __str__(self) -> str:
         return f"to {self.recipient}: {self.subject}"
+
+    @property
+    def link(self) -> str:
+        """`url` if it is a path inside Muster or an http(s) address; "" otherwise (never a javascript: link)."""
+        url = self.url.strip()
+        if url.startswith("/") and not url.startswith("//"):
+            return url
+        if url.lower().startswith(("https://", "http://")):
+            return url
+        return ""
+
+
+class ExpiryWarning(models.Model):
+    """One warning sent that a member's vetting or qualification expires soon: at most one per expiry, which the
+    unique constraint enforces however often (or however many workers) the daily job runs. A renewal brings a new
+    expiry date and so, in time, a new warning."""
+
+    class Kind(models.TextChoices):
+        VETTING = "vetting", "Vetting"
+        QUALIFICATION = "qualification", "Qualification"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    subject_id = models.CharField(
+        max_length=64, blank=True, help_text="What expires, for kinds with several per member (the qualification id)"
+    )
+    expires_on = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "member", "subject_id", "expires_on"],
+                name="expiry_warning_once",
+                violation_error_message="This expiry has been warned about already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.member_id} expiring {self.expires_on}"
 
 
 class AuditEvent(models.Model):

@@ -28,12 +28,13 @@ from rest_framework.test import APIClient
 from muster.core.tests.mass_assignment_poison import Poison, encode
 from muster.core.tests.mass_assignment_rows import WEB, Write
 from muster.core.tests.mass_assignment_rows_api import API
+from muster.core.tests.mass_assignment_rows_notifications import ROWS as NOTIFICATION_ROWS
 from muster.core.tests.test_access_matrix import BUILD_SETTINGS, matrix  # noqa: F401 — the module-wide world
 from muster.custody import ledger
 from muster.custody.models import Item
 from muster.members.models import Account, Member, RoleAssignment
 
-TABLE: list[Write] = WEB + API
+TABLE: list[Write] = WEB + API + NOTIFICATION_ROWS
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # (route, method) pairs a view accepts that write nothing.
 NOT_WRITES = {("favicon.ico", method): "a RedirectView: any method, one redirect" for method in WRITE_METHODS}

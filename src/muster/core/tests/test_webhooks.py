@@ -3,9 +3,11 @@
 import hashlib
 import hmac
 import json
+import re
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -82,3 +84,35 @@ def test_an_unreachable_webhook_never_blocks_an_issue(world, django_capture_on_c
     item.refresh_from_db()
     assert item.holder_member == world.bob_member
     assert webhooks.deliver_pending()["retry"] >= 1
+
+
+DOCS = Path(__file__).resolve().parents[4] / "docs" / "webhooks.md"
+
+
+def test_the_documented_signature_check_accepts_a_real_delivery_and_refuses_a_forged_one(
+    world, receiver, django_capture_on_commit_callbacks
+):
+    snippet = re.search(r"```python\n(.*?)```", DOCS.read_text(), re.DOTALL).group(1)
+    namespace: dict = {}
+    exec(compile(snippet, str(DOCS), "exec"), namespace)  # noqa: S102 — our own documentation's example
+    signature_ok = namespace["signature_ok"]
+    Webhook.objects.create(url=receiver, secret="s3cret", events=["custody.issue"])
+    item = make_item(world.armory_a, world.alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.issue(item=item, member=world.bob_member, actor=world.alice)
+    webhooks.deliver_pending()
+    headers, body = Receiver.received[-1]
+    assert signature_ok("s3cret", body, headers["X-Muster-Signature"])
+    assert not signature_ok("s3cret", body.replace(b'"issue"', b'"return"'), headers["X-Muster-Signature"])
+    assert not signature_ok("another secret", body, headers["X-Muster-Signature"])
+    assert not signature_ok("s3cret", body, None)
+    # The body is as documented: compact, sorted keys, the delivery id as in its header, the fields of the table.
+    message = json.loads(body)
+    assert body == json.dumps(message, sort_keys=True, separators=(",", ":")).encode()
+    assert (message["event"], str(message["delivery"])) == ("custody.issue", headers["X-Muster-Delivery"])
+    assert set(message["data"]) == {
+        "seq", "kind", "item", "serial_number", "from", "to", "actor", "recorded_at", "due_at", "hash"
+    }  # fmt: skip
+    assert (message["data"]["from"], message["data"]["to"]) == (
+        f"armory:{world.armory_a.pk}", f"member:{world.bob_member.pk}"
+    )  # fmt: skip
