@@ -291,6 +291,9 @@ else:
 
 # The Ed25519 key that signs ledger checkpoints; keep it outside the database (and its backups).
 MUSTER_LEDGER_KEY_FILE = env_str("MUSTER_LEDGER_KEY_FILE", str(VAR_DIR / "ledger-signing.key"))
+# Every checkpoint is also written as a file here: a folder another system owns (a mounted share, a synced or
+# write-once store), so that copies leave the server without anyone remembering to carry them.
+MUSTER_CHECKPOINT_DIR = env_str("MUSTER_CHECKPOINT_DIR", "")
 
 # Two-person handover: the receiving member confirms every issue with their PIN.
 MUSTER_REQUIRE_HANDOVER_PIN = env_bool("MUSTER_REQUIRE_HANDOVER_PIN", True)

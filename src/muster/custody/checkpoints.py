@@ -7,6 +7,7 @@ bytes are specified in docs/ledger.md; tools/verify_ledger.py checks them withou
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from muster.custody.ledger import canonical_bytes, format_time
 from muster.custody.models import LedgerCheckpoint, LedgerEvent, LedgerHead
 from muster.members import scope
 from muster.members.models import Account, Role
+
+logger = logging.getLogger("muster.ledger")
 
 FORMAT = "muster-ledger-checkpoint"
 VERSION = 1
@@ -90,13 +93,37 @@ def make_checkpoint() -> LedgerCheckpoint:
     head = LedgerHead.objects.select_for_update().get(pk=1)
     created_at = timezone.now()
     message = signed_bytes(size=head.seq, head_hash=head.hash, created_at=format_time(created_at))
-    return LedgerCheckpoint.objects.create(
+    checkpoint = LedgerCheckpoint.objects.create(
         size=head.seq,
         head_hash=head.hash,
         created_at=created_at,
         key_id=key_id(public_key_hex(key.public_key())),
         signature=key.sign(message).hex(),
     )
+    public_hex = public_key_hex(key.public_key())
+    transaction.on_commit(lambda: publish(checkpoint, public_hex))
+    return checkpoint
+
+
+def file_name(checkpoint: LedgerCheckpoint) -> str:
+    return f"muster-checkpoint-{checkpoint.size}-{checkpoint.created_at:%Y%m%dT%H%M%S%fZ}.json"
+
+
+def publish(checkpoint: LedgerCheckpoint, public_hex: str) -> Path | None:
+    """Write the checkpoint's file into MUSTER_CHECKPOINT_DIR, if set: whole or not at all (a temporary name, then
+    a rename). After the commit, and never failing the checkpoint: a missing folder is logged for the operators."""
+    folder = settings.MUSTER_CHECKPOINT_DIR
+    if not folder:
+        return None
+    target = Path(folder) / file_name(checkpoint)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.write_text(json.dumps(to_document(checkpoint, public_hex), indent=2) + "\n")
+        os.replace(partial, target)
+    except OSError:
+        logger.exception("checkpoint %s could not be written to %s", checkpoint.size, folder)
+        return None
+    return target
 
 
 def to_document(checkpoint: LedgerCheckpoint, public_hex: str) -> dict:

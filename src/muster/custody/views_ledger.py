@@ -63,8 +63,7 @@ class CheckpointFileView(LedgerReaderMixin, View):
         except DomainError as exc:
             return HttpResponse(f"{exc.detail} ({exc.code})", status=exc.http_status, content_type="text/plain")
         response = HttpResponse(json.dumps(document, indent=2) + "\n", content_type="application/json")
-        name = f"muster-checkpoint-{checkpoint.size}-{checkpoint.created_at:%Y%m%dT%H%M%SZ}.json"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Disposition"] = f'attachment; filename="{checkpoints.file_name(checkpoint)}"'
         return response
 
 

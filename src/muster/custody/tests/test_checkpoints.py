@@ -249,3 +249,30 @@ def test_the_standalone_verifier_replays_lot_quantities_and_catches_an_overdrawn
     result = standalone(forged)
     assert result.returncode == 1
     assert f"member:{world.bob_member.pk} gave 41 but held 40" in result.stdout
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_every_checkpoint_is_also_written_to_the_checkpoint_folder(signing_key, history, tmp_path, settings, on_commit):
+    settings.MUSTER_CHECKPOINT_DIR = str(tmp_path / "offsite")
+    (tmp_path / "offsite").mkdir()
+    with on_commit():
+        checkpoint = checkpoints.make_checkpoint()
+    written = list((tmp_path / "offsite").iterdir())
+    assert [path.name for path in written] == [checkpoints.file_name(checkpoint)]
+    document = json.loads(written[0].read_text())
+    assert checkpoints.check(document, trusted_public_hex=signing_key).ok
+    assert document["size"] == checkpoint.size == LedgerEvent.objects.count()
+
+
+def test_a_missing_checkpoint_folder_is_logged_and_the_checkpoint_stands(
+    signing_key, history, tmp_path, settings, caplog, on_commit
+):
+    settings.MUSTER_CHECKPOINT_DIR = str(tmp_path / "not-mounted")
+    with on_commit():
+        checkpoint = checkpoints.make_checkpoint()
+    assert LedgerCheckpoint.objects.filter(pk=checkpoint.pk).exists()
+    assert "could not be written" in caplog.text
