@@ -16,8 +16,9 @@ from unittest import mock
 from django.db import transaction
 from django.utils import timezone
 
+from muster.core.models import WebhookDelivery
 from muster.custody import handover, ledger
-from muster.custody.models import Armory, Count, HandoverPin, Item, LossCase, Lot, Recall
+from muster.custody.models import Armory, Count, HandoverPin, Item, LedgerEvent, LossCase, Lot, Recall
 from muster.demo_controls import HISTORY_DAYS, ControlsBuilder, DemoClock
 from muster.demo_custody import CustodyBuilder, demo_pin
 from muster.demo_training import TrainingBuilder
@@ -158,6 +159,8 @@ def seed(*, members: int = DEFAULT_MEMBERS, seed: int = DEFAULT_SEED, progress: 
         "ammunition and consumable lots": Lot.objects.count(),
         "open loss cases": LossCase.objects.filter(closed_at=None).count(),
         "signed counts": Count.objects.filter(status=Count.Status.CLOSED).count(),
+        "transfers at posts": LedgerEvent.objects.filter(kind=LedgerEvent.Kind.TRANSFER).count(),
+        "webhook deliveries": WebhookDelivery.objects.count(),
         "ledger events": ledger.event_count(),
     }
     check = ledger.verify()

@@ -1,11 +1,14 @@
-"""Demo data, the weeks before today: patrol loans, key handovers with counts, range days that expend ammunition,
-maintenance, loss cases, a recalled lot and overdue items — every one through the services.
+"""Demo data, the weeks before today: patrol loans and reliefs at the posts (transfers), key handovers with counts
+(one found item scanned back, one count with every kind of discrepancy), range days that expend ammunition,
+maintenance, loss cases (stolen, lost, damaged, unaccounted), a recalled lot, overdue items, a unit's own custody
+policy and a webhook with its deliveries — every one through the services.
 
 The services stamp everything with `timezone.now()`; a DemoClock stands in for it while the history is built, so
 the ledger, the counts and the charts carry believable dates (in order: the clock only moves forward).
 """
 
 import random
+import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +17,11 @@ from unittest import mock
 
 from django.utils import timezone
 
+from muster.core import webhooks
+from muster.core.models import Webhook
 from muster.custody import checkpoints, counts, handover, losses, lots, maintenance, overdue, services
+from muster.custody import policy as unit_policy
+from muster.custody.count_models import Count, Discrepancy
 from muster.custody.lot_models import Lot
 from muster.custody.lots import Expenditure
 from muster.custody.models import Armory, Item, ItemType, LossCase
@@ -23,6 +30,8 @@ from muster.training import services as training
 from muster.training.models import Course
 
 HISTORY_DAYS = 30
+WEBHOOK_EVENTS = ["custody.loss", "custody.recover", "custody.transfer"]
+TRANSFER_DAYS = (11, 5, 1)  # days before today with a relief at a post: a rifle handed from member to member
 LOT_TYPES = {
     "ball545": ("5.45×39 mm ball cartridge", ItemType.Category.AMMUNITION, "5.45×39 mm"),
     "pm918": ("9×18 mm PM ball cartridge", ItemType.Category.AMMUNITION, "9×18 mm"),
@@ -39,6 +48,11 @@ class DemoClock:
     def at(self, day: date, hour: int, minute: int = 0) -> datetime:
         moment = timezone.make_aware(datetime.combine(day, time(hour, minute)))
         self.now = max(self.now + timedelta(seconds=1), moment)  # never backwards
+        return self.now
+
+    def wait(self, seconds: int) -> datetime:
+        """Let `seconds` pass (a scanner working along a rack)."""
+        self.now += timedelta(seconds=seconds)
         return self.now
 
     @contextmanager
@@ -68,9 +82,13 @@ class ControlsBuilder:
         self.company = roster.companies[0]
         self.arms_room = roster.arms_rooms[self.company.pk]
         self.loans: list[Loan] = []
+        # One rifleman of the company is never picked for the mishaps (a loss freezes its last custodian), so that
+        # even a small demo has someone to hand a rifle to today: the `member` account.
+        riflemen = [m for m in self._eligible(self.company) if self._qualified(m, "ak74m")]
+        self.spared = riflemen[0].pk if riflemen else None
 
-    def _pin(self, member: Member, actor: Account) -> handover.Confirmation:
-        return handover.confirm(member=member, pin=self.roster_pin(member), actor=actor, purpose="issue")
+    def _pin(self, member: Member, actor: Account, purpose: str = "issue") -> handover.Confirmation:
+        return handover.confirm(member=member, pin=self.roster_pin(member), actor=actor, purpose=purpose)
 
     def roster_pin(self, member: Member) -> str:
         from muster.demo_custody import demo_pin
@@ -124,23 +142,54 @@ class ControlsBuilder:
                 delivery_ref=f"DN-{self.rng.randint(1000, 9999)}",
             )  # fmt: skip
             self.lots[number] = Lot.objects.get(item_type=item_type, lot_number=number)
+        self._unit_policy()
+        # The regional operations centre wants to hear of losses, recoveries and transfers. Its address never
+        # resolves (.invalid): the demo stands in for the endpoint when it delivers (deliver_webhooks).
+        self.webhook = Webhook.objects.create(
+            url="https://ops-centre.invalid/hooks/muster", secret=f"{self.rng.getrandbits(160):040x}",
+            events=WEBHOOK_EVENTS, description="Regional operations centre: losses, recoveries, transfers (demo)",
+        )  # fmt: skip
+
+    def _unit_policy(self) -> None:
+        """The battalion commander sets B Company's own custody policy: short loans, daily counts, a quick
+        escalation. Its platoons and posts inherit it; every other unit keeps the site defaults."""
+        company = self.roster.companies[1]
+        unit_policy.set_unit_policy(
+            unit=company, actor=self.accounts["commander"], default_loan_hours=12, overdue_escalation_hours=4,
+            count_frequency="daily",
+        )  # fmt: skip
 
     # --- the weeks -------------------------------------------------------------------------------------------------
 
     def weeks(self) -> None:
         start = self.today - timedelta(days=HISTORY_DAYS)
-        for offset in range(HISTORY_DAYS):
-            day = start + timedelta(days=offset)
-            days_ago = HISTORY_DAYS - offset
-            self.clock.at(day, 6, 50)
-            if day.weekday() == 0:
-                self._key_handover_and_count(day, days_ago)
-            self._returns(day)
-            self._patrol_loans(day)
-            if day.weekday() == 2:
-                self._range_day(day)
-            self._events_of(days_ago, day)
-            self.roster.progress("history", offset + 1, HISTORY_DAYS)
+        # The demo delivers the webhooks itself each evening (deliver_webhooks): no job goes to the worker's queue.
+        with mock.patch.object(webhooks, "_nudge", lambda: None):
+            for offset in range(HISTORY_DAYS):
+                day = start + timedelta(days=offset)
+                days_ago = HISTORY_DAYS - offset
+                self.clock.at(day, 6, 50)
+                if day.weekday() == 0:
+                    self._key_handover_and_count(day, days_ago)
+                self._returns(day)
+                self._patrol_loans(day)
+                if day.weekday() == 2:
+                    self._range_day(day)
+                self._events_of(days_ago, day)
+                self._deliver_webhooks(day, days_ago)
+                self.roster.progress("history", offset + 1, HISTORY_DAYS)
+
+    def _deliver_webhooks(self, day: date, days_ago: int) -> None:
+        """What the worker does every minute, once an evening: the operations centre takes the day's deliveries,
+        until three days ago, since when it is unreachable (those wait for a retry, with the error)."""
+        self.clock.at(day, 23, 50)
+
+        def post(delivery) -> None:
+            if days_ago <= 3:
+                raise urllib.error.URLError(f"{self.webhook.url}: Name or service not known")
+
+        with mock.patch.object(webhooks, "_post", post):
+            webhooks.deliver_pending(now=self.clock.now)
 
     def _patrol_loans(self, day: date) -> None:
         self.clock.at(day, 7, 30)
@@ -152,7 +201,7 @@ class ControlsBuilder:
             shelf = list(
                 Item.objects.filter(
                     holder_armory=armory, item_type=self.roster.types["ak74m"], condition=Item.Condition.SERVICEABLE
-                )[:40]
+                ).exclude(pk__in=self._lost_items())[:40]
             )
             wanted = self.rng.randint(1, 4) + (3 if day.weekday() >= 5 else 0)
             for item, member in zip(self.rng.sample(shelf, min(wanted, len(shelf), len(free))), free, strict=False):
@@ -175,30 +224,100 @@ class ControlsBuilder:
 
     def _key_handover_and_count(self, day: date, days_ago: int) -> None:
         """Monday: the duty copy of the arms-room key goes to this week's key holder (which makes a count due), and
-        the arms room is counted and countersigned."""
+        the arms room is counted, every discrepancy resolved, and the count countersigned."""
         armorer, duty, commander = self.accounts["armorer"], self.accounts["duty"], self.accounts["commander"]
         key = Item.objects.get(pk=self.key.pk)
         if key.holder_member_id:
             services.return_item(item=key, actor=armorer, reason="key handed back at the change of duty")
-        holder = self._free_members(1)[0]
+        holder = self._free_members(1, spared_too=True)[0]  # holding the key is no mishap
         self.clock.at(day, 6, 55)
         services.issue(item=key, member=holder, actor=armorer, due_at=self.clock.now + timedelta(days=7),
                        reason="duty key for the week", receiver=self._pin(holder, armorer))  # fmt: skip
         self.clock.at(day, 7, 5)
         counter = armorer if (days_ago // 7) % 2 else duty  # the counter rotates
         count = counts.start(armory=self.arms_room, actor=counter)
-        skipped = set(self.rng.sample(count.expected, 1)) if days_ago in range(14, 21) else set()
-        on_shelf = (
-            Item.objects.filter(pk__in=count.expected).exclude(pk__in=skipped).values_list("serial_number", flat=True)
-        )
-        for serial in on_shelf:
-            counts.scan(count=count, code=serial, actor=counter)
+        shelf = dict(Item.objects.filter(pk__in=count.expected).order_by("pk").values_list("pk", "serial_number"))
+        codes, extra = list(shelf.values()), {}
+        if days_ago in range(14, 21):  # a rifle off its rack: found behind it, scanned back
+            extra["found"] = self._pick_expected(count, "ak74m")
+        if days_ago in range(7, 14):  # a bad week: every kind of discrepancy, and a pistol nobody can find
+            extra = self._messy_count_codes(count)
+        for key_name in ("found", "lost"):
+            if key_name in extra:
+                codes.remove(shelf[extra[key_name]])
+        for code in extra.get("scanned", []):
+            codes.insert(self.rng.randrange(len(codes) + 1), code)
+        for code in codes:  # a few seconds a scan, along the racks
+            self.clock.wait(self.rng.randint(3, 12))
+            counts.scan(count=count, code=code, actor=counter)
+        self.clock.wait(60)
         discrepancies = counts.submit(count=count, actor=counter)
-        self.clock.at(day, 7, 40)
-        counts.sign(count=count, actor=commander)
+        self.clock.at(day, 7, 20)
         for discrepancy in discrepancies:
-            counts.resolve(discrepancy=discrepancy, actor=commander,
-                           explanation="Found on the cleaning bench behind the rack; scanned and shelved.")  # fmt: skip
+            self.clock.wait(self.rng.randint(60, 240))
+            self._resolve(discrepancy, counter, extra)
+        self.clock.wait(300)
+        counts.sign(count=count, actor=commander)
+
+    def _pick_expected(self, count: Count, key: str, *, besides: tuple = ()) -> int:
+        """An item the count expects: one of the type `key` if any is on the shelf (a small demo may have every
+        rifle out), else any other."""
+        of_type = Item.objects.filter(pk__in=count.expected, item_type=self.roster.types[key]).exclude(pk__in=besides)
+        pks = list(of_type.values_list("pk", flat=True)) or sorted(set(count.expected) - set(besides))
+        return self.rng.choice(pks)
+
+    def _messy_count_codes(self, count: Count) -> dict:
+        """What goes wrong in one count: a pistol is not on its rack (it becomes a loss case), a rifle on patrol
+        is on the shelf (its holder left it without a return), a B Company rifle stands in the rack after a joint
+        range day, one rifle is scanned twice and a training dummy's label matches nothing."""
+        lost = self._pick_expected(count, "pm")
+        extra: dict = {"lost": lost, "scanned": ["DRILL-AK-04"]}
+        loans = [loan for loan in self.loans if loan.armory == self.arms_room]
+        if loans:
+            extra["unexpected"] = self.rng.choice(loans)
+            extra["scanned"].append(extra["unexpected"].item.serial_number)
+        other_room = self.roster.arms_rooms[self.roster.companies[1].pk]
+        stray = Item.objects.filter(holder_armory=other_room, item_type=self.roster.types["ak74m"]).first()
+        if stray is not None:
+            extra["scanned"].append(stray.serial_number)
+        twice = Item.objects.get(pk=self._pick_expected(count, "ak74m", besides=(lost,)))
+        extra["scanned"].append(twice.serial_number)
+        return extra
+
+    EXPLAINED = {
+        Discrepancy.Kind.MISSING: "Found on the cleaning bench behind the rack; scanned back and shelved.",
+        Discrepancy.Kind.MISPLACED: "B Company rifle left in our rack after the joint range day; handed back to "
+        "B Company's armorer the same morning.",
+        Discrepancy.Kind.DUPLICATE: "Scanned twice: the counter went back along rack 2 to check a label.",
+        Discrepancy.Kind.UNKNOWN: "Label of the drill rifle used for training; not a controlled item.",
+    }
+
+    def _resolve(self, discrepancy: Discrepancy, counter: Account, extra: dict) -> None:
+        """Each discrepancy as a real armory settles it: the counter scans back what turned up, the commander opens
+        the loss case, the armorer explains the rest."""
+        armorer, commander = self.accounts["armorer"], self.accounts["commander"]
+        kind, explanation = discrepancy.kind, self.EXPLAINED.get(discrepancy.kind, "")
+        if kind == Discrepancy.Kind.MISSING and discrepancy.item_id == extra.get("lost"):
+            resolved = counts.resolve(
+                discrepancy=discrepancy, actor=commander, open_loss_case=True, place=self.arms_room.name,
+                explanation="Not on its rack, not on any hand receipt, not in the workshop; the building was searched.",
+            )  # fmt: skip
+            self.clock.wait(1800)
+            losses.record_report_to_authorities(case=resolved.loss_case, police_report_no="PR-NR-2026-1204",
+                                                actor=commander)  # fmt: skip
+        elif kind == Discrepancy.Kind.MISSING:
+            serial = discrepancy.item.serial_number
+            counts.resolve(discrepancy=discrepancy, actor=counter, scanned_code=serial, explanation=explanation)
+        elif kind == Discrepancy.Kind.UNEXPECTED:
+            loan = extra["unexpected"]
+            counts.resolve(discrepancy=discrepancy, actor=armorer,
+                           explanation=f"{loan.member} left it in the arms room after the night patrol without "
+                           "handing it in; returned on the books now.")  # fmt: skip
+            services.return_item(item=loan.item, actor=armorer, reason="left in the arms room, found at the count")
+            self.loans.remove(loan)
+        else:
+            actor = counter if kind == Discrepancy.Kind.DUPLICATE else armorer
+            counts.resolve(discrepancy=discrepancy, actor=actor, explanation=explanation)
 
     def _range_day(self, day: date) -> None:
         """Wednesday: a range session of the company; each shooter draws 60 rounds, and at the end what was not
@@ -259,6 +378,10 @@ class ControlsBuilder:
                         reason="Misfires reported by 2nd Battalion; return every round of this lot")  # fmt: skip
         if days_ago in (9, 3):
             self._loss(days_ago, day)
+        if days_ago == 10:
+            self._damaged(day)
+        if days_ago in TRANSFER_DAYS:
+            self._relief_at_a_post(day)
         if days_ago == 6 and getattr(self, "stolen_case", None):
             self.clock.at(day, 11, 0)
             losses.recover(case=self.stolen_case, armory=self.arms_room, actor=armorer,
@@ -277,12 +400,60 @@ class ControlsBuilder:
             holder_armory=self.arms_room, item_type=self.roster.types[key], condition=Item.Condition.SERVICEABLE
         ).first()
 
+    def _lost_items(self) -> set[int]:
+        return set(LossCase.objects.filter(closed_at=None, item__isnull=False).values_list("item_id", flat=True))
+
+    def _relief_at_a_post(self, day: date) -> None:
+        """Evening relief at a post: the rifle goes from the member going off duty straight to the one coming on,
+        both typing their PINs on the duty officer's device; the ledger records a transfer with both confirmations."""
+        duty = self.accounts["duty"]
+        frozen = self._frozen()
+        loans = [
+            loan for loan in self.loans
+            if loan.armory == self.arms_room and loan.due_day > day and loan.member.pk not in frozen
+        ]  # fmt: skip
+        if not loans:
+            return
+        loan = self.rng.choice(loans)
+        relief = [m for m in self._free_members(30) if m.pk != loan.member.pk and self._qualified(m, "ak74m")]
+        if not relief:
+            return
+        receiver = relief[0]
+        posts = [unit for unit in Unit.objects.filter(parent=self.company, kind=Unit.Kind.POST)]
+        post = posts[0].name if posts else "the bridge checkpoint"
+        self.clock.at(day, 19, 45)
+        giver, taker = self._pin(loan.member, duty, "transfer"), self._pin(receiver, duty, "transfer")
+        services.transfer(item=loan.item, to_member=receiver, actor=duty, giver=giver, receiver=taker,
+                          reason=f"relief at {post}")  # fmt: skip
+        loan.member = receiver
+
+    def _damaged(self, day: date) -> None:
+        """A drone detector falls off the vehicle rack while loading: damaged beyond use, a case to account for."""
+        detector = (
+            Item.objects.filter(holder_armory=self.arms_room, item_type=self.roster.types["detector"])
+            .exclude(pk__in=self._lost_items())
+            .first()
+        )
+        if detector is None:
+            return
+        self.clock.at(day, 15, 10)
+        case = losses.open_case(
+            item=detector, kind=LossCase.Kind.DAMAGED, actor=self.accounts["armorer"], occurred_at=self.clock.now,
+            circumstances="Fell from the vehicle rack while loading; housing cracked, antenna port torn out. "
+            "Does not power on.",
+            place=f"{self.arms_room.name}, loading bay",
+        )  # fmt: skip
+        self.clock.at(day, 17, 0)
+        losses.record_report_to_authorities(case=case, police_report_no="PROP-1BN-2026-031",
+                                            actor=self.accounts["commander"])  # fmt: skip
+
     def _frozen(self) -> set[int]:
         return set(LossCase.objects.filter(closed_at=None).values_list("last_member_id", flat=True))
 
-    def _free_members(self, how_many: int) -> list[Member]:
-        """Members of the arms room's company who may draw something now (not frozen by an open loss case)."""
-        frozen = self._frozen()
+    def _free_members(self, how_many: int, *, spared_too: bool = False) -> list[Member]:
+        """Members of the arms room's company who may draw something now (not frozen by an open loss case), but
+        the spared rifleman unless `spared_too`."""
+        frozen = self._frozen() | (set() if spared_too else {self.spared})
         free = [m for m in self._eligible(self.company) if m.pk not in frozen]
         return self.rng.sample(free, min(how_many, len(free)))
 
@@ -294,7 +465,8 @@ class ControlsBuilder:
             (item, member)
             for key in (("nvm",) if days_ago == 9 else ("radio", "nvm"))  # a small demo may have no radio left
             if (item := self._on_shelf(key)) is not None
-            for member in self._free_members(20)
+            # Riflemen last: a small company needs its few riflemen unfrozen for today's issues.
+            for member in sorted(self._free_members(20), key=lambda m: self._qualified(m, "ak74m"))
             if self._qualified(member, key)
         )
         item, member = next(pairs, (None, None))

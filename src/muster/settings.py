@@ -307,6 +307,9 @@ MUSTER_EXPIRY_WARNING_DAYS = env_int("MUSTER_EXPIRY_WARNING_DAYS", 30, minimum=1
 # Overdue items: armorers are told at once, commanders this many hours later.
 MUSTER_OVERDUE_ESCALATION_HOURS = env_int("MUSTER_OVERDUE_ESCALATION_HOURS", 12, minimum=0)
 
+# Count discrepancies left unresolved this many hours remind the armorers; twice as long, the commanders.
+MUSTER_DISCREPANCY_REMINDER_HOURS = env_int("MUSTER_DISCREPANCY_REMINDER_HOURS", 24, minimum=1)
+
 # Content Security Policy: scripts and styles only from our own origin — no inline script anywhere (a test reads
 # every template), and the API docs load their start-up script from a URL of their own.
 CONTENT_SECURITY_POLICY = {

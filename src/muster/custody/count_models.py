@@ -1,4 +1,5 @@
-"""Counts of an armory: what the ledger says should be on the shelves against what was scanned."""
+"""Counts of an armory: what the ledger says should be on the shelves against what was scanned, and the
+discrepancies that must each be resolved before the count is signed."""
 
 from django.conf import settings
 from django.db import models
@@ -8,8 +9,12 @@ from muster.custody.models import Armory, Item, LossCase
 
 
 class CountPolicy(models.Model):
-    """Count rules of one armory, all three together (absent: those in force for its unit, see custody.policy; the
-    defaults below are the site's)."""
+    """The count rules and their site defaults; a unit sets its own in its custody policy (custody.policy_models).
+
+    Abstract: there is no table. Until 2026-12 an armory could carry its own row that overrode its unit's rules; it
+    had no face and was removed (docs/decisions.md), so every armory follows its unit. The class stays as the one
+    place the frequencies and the defaults are named.
+    """
 
     class Frequency(models.TextChoices):
         DAILY = "daily", "Daily"
@@ -17,13 +22,12 @@ class CountPolicy(models.Model):
         MONTHLY = "monthly", "Monthly"
         QUARTERLY = "quarterly", "Quarterly"
 
-    armory = models.OneToOneField(Armory, on_delete=models.CASCADE, related_name="count_policy")
     frequency = models.CharField(max_length=16, choices=Frequency.choices, default=Frequency.WEEKLY)
     counter_rotates = models.BooleanField(default=True, help_text="The counter is not who did the previous count")
     second_signature = models.BooleanField(default=True, help_text="A second person signs the result")
 
-    def __str__(self) -> str:
-        return f"count policy of {self.armory.code}: {self.frequency}"
+    class Meta:
+        abstract = True
 
 
 class Count(models.Model):
@@ -71,9 +75,21 @@ class CountScan(models.Model):
     code = models.CharField(max_length=80, help_text="What the scanner read")
     item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     scanned_at = models.DateTimeField()
+    scanned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rescan = models.BooleanField(
+        default=False, help_text="Scanned after submission: a missing item shown to be back on the shelf"
+    )
 
     class Meta:
         ordering = ["scanned_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rescan=False) | Q(item__isnull=False, scanned_by__isnull=False),
+                name="count_rescan_names_item_and_person",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} scanned in {self.count}"
@@ -102,6 +118,13 @@ class Discrepancy(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    found_scan = models.ForeignKey(  # RESTRICT, not PROTECT: deleting a whole count takes both with it
+        CountScan, null=True, blank=True, on_delete=models.RESTRICT, related_name="+",
+        help_text="The re-scan that showed a missing item back on the shelf",
+    )  # fmt: skip
+    # Reminders of an unresolved discrepancy, each sent once (counts.remind_unresolved).
+    armorers_reminded_at = models.DateTimeField(null=True, blank=True)
+    commanders_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["kind", "pk"]
@@ -111,7 +134,11 @@ class Discrepancy(models.Model):
                 | Q(resolution="found", loss_case__isnull=True)
                 | Q(resolution="loss_case", loss_case__isnull=False),
                 name="discrepancy_resolution_consistent",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution="") | (~Q(explanation="") & Q(resolved_by__isnull=False)),
+                name="discrepancy_resolution_explained",
+            ),
         ]
 
     def __str__(self) -> str:

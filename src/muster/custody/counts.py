@@ -1,13 +1,18 @@
-"""Counts: scan an armory's shelves against the ledger, sign by a second person, resolve every discrepancy.
+"""Counts: scan an armory's shelves against the ledger, resolve every discrepancy, sign by a second person.
 
-Rules per armory (CountPolicy), else those in force for its unit (custody.policy: the unit's own or inherited,
-else the defaults): the counter is not whoever did the previous count, and a second person signs. Counts come due
-on a schedule (reminders) and whenever an armory's key changes hands.
+The rules are those in force for the armory's unit (custody.policy: the unit's own or inherited, else the site's):
+the counter is not whoever did the previous count, and a second person signs. Whatever the unit sets, a count is
+not signed (nor closed) while a discrepancy is unresolved, and no new count starts while an older one has any; a
+missing item is "found" only when it is scanned back onto the count; every resolution carries an explanation.
+Unresolved discrepancies remind the armorers, then the commanders (remind_unresolved, run by the worker). Counts
+come due on a schedule (reminders) and whenever an armory's key changes hands.
 """
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -30,34 +35,51 @@ PERIOD = {
     "monthly": timedelta(days=30),
     "quarterly": timedelta(days=91),
 }
+OPEN = [Count.Status.DUE, Count.Status.IN_PROGRESS, Count.Status.SUBMITTED]
+MIN_EXPLANATION = 10  # characters: "ok" or "x" explains nothing
+DEFAULT_REMINDER_HOURS = 24
 
 
-def _from_unit(armory: Armory, rules: unit_policy.EffectivePolicy) -> CountPolicy:
-    """The unit's count rules in the shape of an armory's own (unsaved: nothing is written)."""
-    return CountPolicy(
-        armory=armory,
-        frequency=rules.count_frequency,
-        counter_rotates=rules.counter_rotates,
-        second_signature=rules.second_signature,
-    )
+@dataclass(frozen=True)
+class CountRules:
+    """The count rules in force at one armory: its unit's (custody.policy)."""
+
+    frequency: str
+    counter_rotates: bool
+    second_signature: bool
+
+    @property
+    def frequency_label(self) -> str:
+        return CountPolicy.Frequency(self.frequency).label
 
 
-def policy(armory: Armory) -> CountPolicy:
-    """The armory's own count rules where it has them, else those in force for its unit."""
-    own = CountPolicy.objects.filter(armory=armory).first()
-    return own or _from_unit(armory, unit_policy.effective(armory.unit))
+def _rules(effective: unit_policy.EffectivePolicy) -> CountRules:
+    return CountRules(effective.count_frequency, effective.counter_rotates, effective.second_signature)
 
 
-def policies(armories: list[Armory]) -> dict[int, CountPolicy]:
-    """armory id → its count rules, for many armories with two queries (the schedule)."""
-    own = {row.armory_id: row for row in CountPolicy.objects.filter(armory__in=armories)}
+def policy(armory: Armory) -> CountRules:
+    """The count rules in force at `armory`: those of its unit."""
+    return _rules(unit_policy.effective(armory.unit))
+
+
+def policies(armories: list[Armory]) -> dict[int, CountRules]:
+    """armory id → its count rules, for many armories with one query (the schedule, the dashboard)."""
     rules = unit_policy.effective_many({armory.unit_id: armory.unit for armory in armories}.values())
-    return {armory.pk: own.get(armory.pk) or _from_unit(armory, rules[armory.unit_id]) for armory in armories}
+    return {armory.pk: _rules(rules[armory.unit_id]) for armory in armories}
+
+
+def reminder_after() -> timedelta:
+    """How long a discrepancy may stay unresolved before the armorers are reminded (the commanders: twice that)."""
+    return timedelta(hours=getattr(settings, "MUSTER_DISCREPANCY_REMINDER_HOURS", DEFAULT_REMINDER_HOURS))
 
 
 def _require(actor: Account, armory: Armory, roles: frozenset, action: str) -> None:
     if not actor.is_active or not scope.has_role(actor, armory.unit, roles):
         raise NotPermitted(f"{actor.username} may not {action} at {armory.code}.", code="not_counter")
+
+
+def _unresolved(armory: Armory) -> int:
+    return Discrepancy.objects.filter(count__armory=armory, resolution="").count()
 
 
 @retry_transient
@@ -72,11 +94,16 @@ def start(*, armory: Armory, actor: Account, reason: str = "on demand") -> Count
         raise Refused(
             f"{actor.username} did the previous count of {armory.code}; someone else counts now.", code="same_counter"
         )
-    count = (
-        Count.objects.select_for_update().filter(armory=armory, status__in=["due", "in_progress", "submitted"]).first()
-    )
+    count = Count.objects.select_for_update().filter(armory=armory, status__in=OPEN).first()
     if count is not None and count.status != Count.Status.DUE:
         raise Refused(f"A count of {armory.code} is already under way.", code="count_in_progress")
+    unresolved = _unresolved(armory)
+    if unresolved:  # a count signed before resolution was enforced: settle it first
+        raise Refused(
+            f"{unresolved} discrepanc{'y' if unresolved == 1 else 'ies'} of an earlier count of {armory.code} "
+            "still unresolved; resolve them before the next count.",
+            code="discrepancies_unresolved",
+        )
     lost = LossCase.objects.filter(closed_at=None, item__isnull=False).values("item_id")  # lot cases have no item
     expected = list(
         Item.objects.filter(holder_kind=HolderKind.ARMORY, holder_armory=armory)
@@ -108,13 +135,30 @@ def scan(*, count: Count, code: str, actor: Account) -> CountScan:
         raise Invalid("Nothing was scanned.", code="scan_empty")
     matches = list(Item.objects.filter(serial_number=code).values_list("pk", flat=True)[:2])
     item_id = matches[0] if len(matches) == 1 else None
-    return CountScan.objects.create(count=count, code=code, item_id=item_id, scanned_at=timezone.now())
+    return CountScan.objects.create(
+        count=count, code=code, item_id=item_id, scanned_at=timezone.now(), scanned_by=actor
+    )
+
+
+def _accounted_since_start(count: Count, item_ids: set[int]) -> set[int]:
+    """Expected items the ledger has since accounted for otherwise: issued or moved out of the armory during the
+    count, or reported lost. They are not missing from the shelves; the books say where they are."""
+    if not item_ids:
+        return set()
+    gone = set(
+        Item.objects.filter(pk__in=item_ids)
+        .exclude(holder_kind=HolderKind.ARMORY, holder_armory_id=count.armory_id)
+        .values_list("pk", flat=True)
+    )
+    lost = set(LossCase.objects.filter(item_id__in=item_ids, closed_at=None).values_list("item_id", flat=True))
+    return gone | lost
 
 
 @retry_transient
 @transaction.atomic
 def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
-    """Close scanning and list every discrepancy; sign at once where the armory needs no second signature."""
+    """Close scanning and list every discrepancy. Without discrepancies the count closes at once where the unit
+    needs no second signature; with any, it waits for their resolution (and the signature)."""
     count = Count.objects.select_for_update().select_related("armory__unit").get(pk=count.pk)
     if count.counter_id != actor.pk:
         raise NotPermitted("Only the counter submits the count.", code="not_the_counter")
@@ -123,8 +167,9 @@ def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
     scans = list(count.scans.all())
     expected = set(count.expected)
     seen = Counter(scan.item_id for scan in scans if scan.item_id)
+    unseen = expected - set(seen)
     found = []
-    for item_id in sorted(expected - set(seen)):
+    for item_id in sorted(unseen - _accounted_since_start(count, unseen)):
         found.append(Discrepancy(count=count, kind=Discrepancy.Kind.MISSING, item_id=item_id))
     others = {item.pk: item for item in Item.objects.filter(pk__in=set(seen) - expected)}
     for _, item in sorted(others.items()):
@@ -137,9 +182,9 @@ def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
         found.append(Discrepancy(count=count, kind=Discrepancy.Kind.UNKNOWN, code=code))
     created = Discrepancy.objects.bulk_create(found)
     count.submitted_at = timezone.now()
-    count.status = Count.Status.SUBMITTED if policy(count.armory).second_signature else Count.Status.CLOSED
-    if count.status == Count.Status.CLOSED:
-        count.signed_at = count.submitted_at
+    count.status = Count.Status.SUBMITTED
+    if not created and not policy(count.armory).second_signature:
+        count.status, count.signed_at = Count.Status.CLOSED, count.submitted_at
     count.save()
     return created
 
@@ -147,56 +192,165 @@ def submit(*, count: Count, actor: Account) -> list[Discrepancy]:
 @retry_transient
 @transaction.atomic
 def sign(*, count: Count, actor: Account) -> Count:
+    """The second person's signature closes a submitted count whose discrepancies are all resolved."""
     count = Count.objects.select_for_update().select_related("armory__unit").get(pk=count.pk)
     if count.status != Count.Status.SUBMITTED:
         raise Refused("Only a submitted count can be signed.", code="count_not_submitted")
     if actor.pk == count.counter_id:
         raise Refused("A second person signs the count, not the counter.", code="same_signer")
     _require(actor, count.armory, SIGNERS, "sign counts")
+    unresolved = count.discrepancies.filter(resolution="").count()
+    if unresolved:
+        raise Refused(
+            f"{unresolved} discrepanc{'y is' if unresolved == 1 else 'ies are'} still unresolved; resolve each "
+            "(found, or a loss case) before signing.",
+            code="discrepancies_unresolved",
+        )
     count.status, count.signed_by, count.signed_at = Count.Status.CLOSED, actor, timezone.now()
     count.save()
     return count
 
 
 def resolve(
-    *, discrepancy: Discrepancy, actor: Account, explanation: str = "", open_loss_case: bool = False, place: str = ""
+    *,
+    discrepancy: Discrepancy,
+    actor: Account,
+    explanation: str = "",
+    open_loss_case: bool = False,
+    place: str = "",
+    scanned_code: str = "",
 ) -> Discrepancy:
-    """Every discrepancy ends as found/explained, or (missing items) as a loss case."""
+    """Resolve one discrepancy, with an explanation: found/explained, or (a missing item) a loss case.
+
+    A missing item is found only by scanning it back onto the count (`scanned_code`, its serial number): the
+    resolver has it in hand, whoever they are. Where the unit needs no second signature, the last resolution
+    closes the count.
+    """
     discrepancy = Discrepancy.objects.select_related("count__armory__unit", "item").get(pk=discrepancy.pk)
-    _require(actor, discrepancy.count.armory, SIGNERS, "resolve count discrepancies")
+    count = discrepancy.count
+    _require(actor, count.armory, SIGNERS, "resolve count discrepancies")
     if discrepancy.resolution:
         raise Refused("This discrepancy is already resolved.", code="already_resolved")
-    if not explanation.strip():
-        raise Invalid("Explain what was found or what happened.", code="explanation_missing")
+    explanation, scanned_code = (explanation or "").strip(), (scanned_code or "").strip()
+    if len(explanation) < MIN_EXPLANATION:
+        raise Invalid(
+            f"Explain in at least {MIN_EXPLANATION} characters what was found or what happened.",
+            code="explanation_missing",
+        )
+    missing = discrepancy.kind == Discrepancy.Kind.MISSING
+    if open_loss_case and not missing:
+        raise Invalid("Only a missing item becomes a loss case.", code="not_missing")
+    if scanned_code and not missing:
+        raise Invalid("Only a missing item is scanned back onto the count.", code="not_missing")
+    if open_loss_case and scanned_code:
+        raise Invalid(
+            "An item scanned back is found, not lost: either scan it or open a loss case.", code="found_or_loss_case"
+        )
+    if missing and not open_loss_case and not scanned_code:
+        raise Refused(
+            f"{discrepancy.item} is found only when it is scanned back onto the count; scan it, or open a loss case.",
+            code="found_needs_rescan",
+        )
     case = None
     if open_loss_case:
-        if discrepancy.kind != Discrepancy.Kind.MISSING:
-            raise Invalid("Only a missing item becomes a loss case.", code="not_missing")
         case = losses.open_case(
             item=discrepancy.item,
             kind=LossCase.Kind.UNACCOUNTED,
             circumstances=explanation,
-            occurred_at=discrepancy.count.started_at,
-            place=place or discrepancy.count.armory.name,
+            occurred_at=count.started_at,
+            place=place or count.armory.name,
             actor=actor,
         )
-    with transaction.atomic():
-        updated = Discrepancy.objects.filter(pk=discrepancy.pk, resolution="").update(
-            resolution=Discrepancy.Resolution.LOSS_CASE if case else Discrepancy.Resolution.FOUND,
-            explanation=explanation.strip(),
-            loss_case=case,
-            resolved_by=actor,
-            resolved_at=timezone.now(),
+    return _settle(discrepancy=discrepancy, actor=actor, explanation=explanation, case=case, scanned_code=scanned_code)
+
+
+@retry_transient
+@transaction.atomic
+def _settle(
+    *, discrepancy: Discrepancy, actor: Account, explanation: str, case: LossCase | None, scanned_code: str
+) -> Discrepancy:
+    count = Count.objects.select_for_update().select_related("armory__unit").get(pk=discrepancy.count_id)
+    now, found_scan = timezone.now(), None
+    if scanned_code:
+        item = Item.objects.get(pk=discrepancy.item_id)
+        if scanned_code != item.serial_number:
+            raise Invalid(f"{scanned_code!r} is not {item}; scan the missing item itself.", code="scan_not_the_item")
+        if item.holder_kind != HolderKind.ARMORY or item.holder_armory_id != count.armory_id:
+            raise Refused(
+                f"The books no longer place {item} in {count.armory.code}; it cannot be found here.",
+                code="item_not_in_armory",
+            )
+        found_scan = CountScan.objects.create(
+            count=count, code=scanned_code, item=item, scanned_at=now, scanned_by=actor, rescan=True
         )
-        if not updated:
-            raise Refused("This discrepancy is already resolved.", code="already_resolved")
+    updated = Discrepancy.objects.filter(pk=discrepancy.pk, resolution="").update(
+        resolution=Discrepancy.Resolution.LOSS_CASE if case else Discrepancy.Resolution.FOUND,
+        explanation=explanation,
+        loss_case=case,
+        found_scan=found_scan,
+        resolved_by=actor,
+        resolved_at=now,
+    )
+    if not updated:
+        raise Refused("This discrepancy is already resolved.", code="already_resolved")
+    if (
+        count.status == Count.Status.SUBMITTED
+        and not count.discrepancies.filter(resolution="").exists()
+        and not policy(count.armory).second_signature
+    ):
+        count.status, count.signed_at = Count.Status.CLOSED, now
+        count.save(update_fields=["status", "signed_at"])
     discrepancy.refresh_from_db()
     return discrepancy
 
 
+def _remind(discrepancy: Discrepancy, level: str, now: datetime) -> bool:
+    """Send one reminder level of one discrepancy, unless it was sent (or the discrepancy resolved) meanwhile."""
+    field, role = {
+        "armorers": ("armorers_reminded_at", Role.ARMORER),
+        "commanders": ("commanders_reminded_at", Role.COMMANDER),
+    }[level]
+    armory = discrepancy.count.armory
+    with transaction.atomic():
+        claimed = Discrepancy.objects.filter(pk=discrepancy.pk, resolution="", **{field: None}).update(**{field: now})
+        if not claimed:
+            return False
+        what = str(discrepancy.item) if discrepancy.item_id else repr(discrepancy.code)
+        hours = int((now - discrepancy.count.submitted_at).total_seconds() // 3600)
+        notify(
+            scope.holders_of_role_over(armory.unit, [role]),
+            subject=f"Unresolved count discrepancy{' (escalated)' if level == 'commanders' else ''}: "
+            f"{discrepancy.kind} {what} at {armory.code}",
+            body=f"Found by the count of {timezone.localtime(discrepancy.count.started_at):%Y-%m-%d %H:%M}, "
+            f"unresolved for {hours} h. Resolve it: found (scanned back), or a loss case.",
+            url=reverse("count-page", args=[discrepancy.count_id]),
+        )
+    return True
+
+
+def remind_unresolved(now: datetime | None = None) -> dict[str, int]:
+    """Remind the armorers of every discrepancy unresolved for longer than reminder_after(), and the commanders
+    once it is twice as old; each level once per discrepancy. Run by the worker."""
+    now = now or timezone.now()
+    after = reminder_after()
+    sent = {"armorers": 0, "commanders": 0}
+    stale = (
+        Discrepancy.objects.filter(resolution="", count__submitted_at__lte=now - after)
+        .select_related("count__armory__unit", "item__item_type")
+        .order_by("pk")
+    )
+    for discrepancy in stale:
+        levels = ["armorers"] if discrepancy.armorers_reminded_at is None else []
+        if discrepancy.commanders_reminded_at is None and discrepancy.count.submitted_at <= now - 2 * after:
+            levels.append("commanders")
+        for level in levels:
+            sent[level] += _remind(discrepancy, level, now)
+    return sent
+
+
 def require_count(armory: Armory, *, reason: str, due_at: datetime | None = None) -> Count | None:
     """Make a count due at `armory` (unless one is open) and remind its armorers. Call inside a transaction."""
-    if Count.objects.filter(armory=armory, status__in=["due", "in_progress", "submitted"]).exists():
+    if Count.objects.filter(armory=armory, status__in=OPEN).exists():
         return None
     count = Count.objects.create(armory=armory, status=Count.Status.DUE, reason=reason, due_at=due_at or timezone.now())
     notify(
@@ -209,7 +363,7 @@ def require_count(armory: Armory, *, reason: str, due_at: datetime | None = None
 
 
 def schedule(now: datetime | None = None) -> list[Count]:
-    """Make counts due by each armory's frequency (its own, else its unit's; default weekly) since its last signed
+    """Make counts due by the frequency in force for each armory's unit (default weekly) since its last signed
     count."""
     now = now or timezone.now()
     created = []

@@ -18,6 +18,7 @@ from django.utils import timezone
 from muster.core.errors import NotFound
 from muster.custody import counts
 from muster.custody.count_models import Count as ArmoryCount
+from muster.custody.lot_models import LotBalance
 from muster.custody.models import Armory, ArmoryTally, HolderKind, Item, LedgerEvent, LossCase, Recall
 from muster.members import scope
 from muster.members.models import Account, Unit
@@ -75,6 +76,9 @@ class Dashboard:
     by_armory: dict[int, States] = field(default_factory=dict)
     armories: list[Armory] = field(default_factory=list)
     unit: Unit | None = None
+    # Members' quantities of lots homed here, past their due-back time (lots are counted by quantity, not in states).
+    overdue_lots: list[LotBalance] = field(default_factory=list)
+    overdue_lots_total: int = 0
 
 
 def find_unit(account: Account, code: str) -> Unit:
@@ -154,6 +158,17 @@ def overdue_items(items: QuerySet[Item], now: datetime) -> QuerySet[Item]:
         items.filter(holder_kind=HolderKind.MEMBER, due_at__lt=now)
         .exclude(open_loss_case())
         .select_related("item_type", "home_armory", "holder_member")
+        .order_by("due_at", "pk")
+    )
+
+
+def overdue_lot_balances(armories: QuerySet[Armory], now: datetime) -> QuerySet[LotBalance]:
+    """Members' quantities of lots homed in these armories, past their due-back time, oldest first."""
+    return (
+        LotBalance.objects.filter(
+            holder_kind=HolderKind.MEMBER, quantity__gt=0, due_at__lt=now, lot__home_armory__in=armories.values("pk")
+        )
+        .select_related("lot__item_type", "lot__home_armory", "holder_member")
         .order_by("due_at", "pk")
     )
 
@@ -245,8 +260,8 @@ def with_counts(armories: QuerySet[Armory], now: datetime) -> list[Armory]:
 
 
 def build(armories: QuerySet[Armory], *, days: int, now: datetime | None = None) -> Dashboard:
-    """The panels for what is homed in these armories: states, the overdue list, open recalls, open loss cases, the
-    chart."""
+    """The panels for what is homed in these armories: states, the overdue list (items, and members' lot quantities),
+    open recalls, open loss cases, the chart."""
     now = now or timezone.now()
     items = Item.objects.filter(home_armory__in=armories.values("pk"))
     by_armory = state_counts(armories, now)
@@ -254,6 +269,7 @@ def build(armories: QuerySet[Armory], *, days: int, now: datetime | None = None)
     for armory_states in by_armory.values():
         states.add(armory_states)
     recalls, cases = open_recalls(items), open_loss_cases(armories)
+    late_lots = overdue_lot_balances(armories, now)
     return Dashboard(
         now=now,
         days=days,
@@ -266,6 +282,8 @@ def build(armories: QuerySet[Armory], *, days: int, now: datetime | None = None)
         loss_cases_total=cases.count(),
         series=items_out_series(items, days=days, now=now, out_now=states.held_by_members),
         by_armory=by_armory,
+        overdue_lots=list(late_lots[:LIST_LIMIT]),
+        overdue_lots_total=late_lots.count(),
     )
 
 

@@ -96,9 +96,17 @@ class ScanForm(_Bootstrapped):
 
 
 class ResolveForm(_Bootstrapped):
+    """One discrepancy's resolution. A missing item is found by scanning it back (its serial in `scanned_code`), or
+    becomes a loss case; other kinds are explained."""
+
+    scanned_code = forms.CharField(
+        label="Found: scan the item", max_length=80, required=False,
+        widget=forms.TextInput(attrs={**_PLAIN, "autocapitalize": "characters"}),
+        help_text="Its serial number, scanned from the item in hand. Not found: open a loss case instead.",
+    )  # fmt: skip
     explanation = forms.CharField(
         label="Explanation", max_length=5000, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="What was found, or what happened.",
+        help_text="What was found, or what happened (at least 10 characters).",
     )  # fmt: skip
     open_loss_case = forms.BooleanField(label="Open a loss case", required=False)
     place = forms.CharField(
@@ -111,4 +119,4 @@ class ResolveForm(_Bootstrapped):
             kwargs.setdefault("auto_id", f"id_d{discrepancy.pk}_%s")
         super().__init__(*args, **kwargs)
         if discrepancy is not None and discrepancy.kind != "missing":
-            del self.fields["open_loss_case"], self.fields["place"]
+            del self.fields["scanned_code"], self.fields["open_loss_case"], self.fields["place"]

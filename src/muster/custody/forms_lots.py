@@ -129,7 +129,11 @@ class LotLossForm(_LotForm):
     member_no = forms.CharField(label="Held by member", max_length=32, required=False, widget=forms.TextInput(_PLAIN))
     from_armory = _armory_field("Or held in store", "— a member's quantity —")
     quantity = _quantity_field()
-    kind = forms.ChoiceField(label="What happened", choices=LossCase.Kind.choices)
+    # "Unaccounted for" is what a settlement leaves over (the settle form opens that case itself, as a settlement
+    # shortfall); a quantity reported here was lost, stolen or damaged.
+    kind = forms.ChoiceField(
+        label="What happened", choices=[c for c in LossCase.Kind.choices if c[0] != LossCase.Kind.UNACCOUNTED]
+    )
     circumstances = forms.CharField(label="Circumstances", max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
     occurred_at = forms.DateTimeField(
         label="When", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

@@ -395,11 +395,15 @@ def settle(
             occurred_at=timezone.now(),
             place=place or armory.name,
             actor=actor,
+            label="Settlement shortfall",
         )
     return Settlement(return_event, expend_event, case)
 
 
-def _open_case(*, lot, source, quantity, kind, circumstances, occurred_at, place, actor, police_report_no=""):
+def _open_case(*, lot, source, quantity, kind, circumstances, occurred_at, place, actor, police_report_no="", label=""):
+    """`label` names the case in the ledger's reason when the kind's own label would mislead (a settlement's
+    shortfall is "unaccounted", but not a count's discrepancy)."""
+    label = label or LossCase.Kind(kind).label
     now = timezone.now()
     _draw(lot, quantity, source, "report lost")
     _move(lot, quantity, source, NOBODY)
@@ -410,7 +414,7 @@ def _open_case(*, lot, source, quantity, kind, circumstances, occurred_at, place
         source=source,
         target=NOBODY,
         actor_id=actor.pk,
-        reason=f"{LossCase.Kind(kind).label}: {circumstances}"[:500],
+        reason=f"{label}: {circumstances}"[:500],
         data={"loss": {"kind": kind, "place": place[:200]}},
     )
     case = LossCase.objects.create(
@@ -432,7 +436,7 @@ def _open_case(*, lot, source, quantity, kind, circumstances, occurred_at, place
     )
     notify(
         scope.holders_of_role_over(lot.home_armory.unit, [Role.ARMORER, Role.COMMANDER]),
-        subject=f"Loss case: {quantity} × {lot} {LossCase.Kind(kind).label.lower()}",
+        subject=f"Loss case: {quantity} × {lot} {label.lower()}",
         body=f"{circumstances}\nPlace: {place}. Report to the authorities by "
         f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}.",
         url=reverse("loss-page", args=[case.pk]),

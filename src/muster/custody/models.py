@@ -499,6 +499,24 @@ class OverdueNotice(models.Model):
         return f"{self.item} overdue since {self.due_at:%Y-%m-%d %H:%M}: {self.level}"
 
 
+class LotOverdueNotice(models.Model):
+    """Which overdue escalations were sent for a member's quantity of a lot, so each goes out once per due-back time
+    of the balance (a later issue of the same lot moves it, and starts a new clock), as OverdueNotice for items."""
+
+    balance = models.ForeignKey("custody.LotBalance", on_delete=models.CASCADE, related_name="overdue_notices")
+    due_at = models.DateTimeField()
+    level = models.CharField(max_length=16, choices=OverdueNotice.Level.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["balance", "due_at", "level"], name="lot_overdue_notice_once_per_level")
+        ]
+
+    def __str__(self) -> str:
+        return f"lot balance {self.balance_id} overdue since {self.due_at:%Y-%m-%d %H:%M}: {self.level}"
+
+
 from muster.custody.count_models import Count, CountPolicy, CountScan, Discrepancy  # noqa: E402, F401 (one app, two files)
 from muster.custody.lot_models import Lot, LotBalance  # noqa: E402, F401
 from muster.custody.policy_models import UnitPolicy  # noqa: E402, F401

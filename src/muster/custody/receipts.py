@@ -8,15 +8,16 @@ Cyrillic is transliterated, anything else prints as "?". Hashes are set in the c
 
 import logging
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from muster.custody import queries
+from muster.custody import queries, queries_lots
+from muster.custody.lot_models import LotBalance
 from muster.custody.models import HolderKind, Item, LedgerEvent
 from muster.members.models import Account, Member
 
@@ -287,6 +288,35 @@ def event_receipt(event: LedgerEvent, *, printed_by: Account, now: datetime | No
 # --- a member's current holdings -----------------------------------------------------------------------------------
 
 
+def lot_rows(pdf: MusterPDF, holdings: "Holdings") -> None:
+    """The lots section of the sub-hand receipt: lot number, type, quantity, due back, the issue that gave them."""
+    pdf.heading(f"Ammunition and consumables held, by lot ({len(holdings.lots)})")
+    if holdings.lots:
+        pdf.use("", 8.5)
+        widths = (8, 34, 50, 20, 32, 36)
+        with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.5) as table:
+            table.row([pdf.clean(text) for text in ("#", "Lot number", "Type", "Quantity", "Due back", "Issued")])
+            for number, row in enumerate(holdings.lots, start=1):
+                lot = row.balance.lot
+                issued = f"#{row.issue_seq} lot issue, {local_time(row.issued_at)}" if row.issue_seq else "—"
+                table.row([pdf.clean(text) for text in (
+                    str(number),
+                    lot.lot_number,
+                    f"{lot.item_type.name} ({lot.home_armory.code})",
+                    f"{row.balance.quantity:,}",
+                    local_time(row.balance.due_at),
+                    issued,
+                )])  # fmt: skip
+    else:
+        pdf.paragraph("The member holds no ammunition or consumables.")
+    if holdings.lots_not_listed:
+        pdf.paragraph(
+            f"The member also holds some of {holdings.lots_not_listed} lot(s) homed outside the units of the person "
+            "who printed this receipt; they are not listed here.",
+            size=8.5,
+        )
+
+
 @dataclass(frozen=True)
 class Holding:
     item: Item
@@ -294,17 +324,30 @@ class Holding:
 
 
 @dataclass(frozen=True)
+class LotHolding:
+    """A quantity of a lot the member holds, with the latest issue of that lot to them (the balance may add up
+    several issues; its due-back time is the latest of theirs)."""
+
+    balance: LotBalance
+    issue_seq: int | None
+    issued_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Holdings:
     member: Member
     rows: list[Holding]
     not_listed: int  # items the member holds that are homed outside the reader's units (counted, not shown)
+    lots: list[LotHolding] = field(default_factory=list)
+    lots_not_listed: int = 0  # lots ditto
 
 
 def member_holdings(account: Account, member: Member) -> Holdings:
-    """What the member holds now, as far as the account may see it, with the event that gave each item to them.
+    """What the member holds now, as far as the account may see it: each item with the event that gave it to them,
+    each lot quantity with the latest issue of that lot to them.
 
-    Three queries whatever the number of items. The latest event of an item the member holds is the one that put it
-    in their hands (its item_version equals the item's custody_version)."""
+    Five queries whatever the number of items and lots. The latest event of an item the member holds is the one
+    that put it in their hands (its item_version equals the item's custody_version)."""
     items = list(
         queries.visible_items(account)
         .filter(holder_kind=HolderKind.MEMBER, holder_member=member)
@@ -314,7 +357,28 @@ def member_holdings(account: Account, member: Member) -> Holdings:
     events = LedgerEvent.objects.filter(item__in=items, item_version=F("item__custody_version"))
     by_item = {event.item_id: event for event in events}
     total = Item.objects.filter(holder_kind=HolderKind.MEMBER, holder_member=member).count()
-    return Holdings(member, [Holding(item, by_item.get(item.pk)) for item in items], total - len(items))
+    latest_issue = LedgerEvent.objects.filter(
+        lot=OuterRef("lot_id"), kind=LedgerEvent.Kind.LOT_ISSUE, to_member=OuterRef("holder_member_id")
+    ).order_by("-seq")
+    held_lots = queries_lots.held_by_member(member.pk)
+    balances = list(
+        held_lots.filter(lot__in=queries_lots.visible_lots(account).values("pk"))
+        .annotate(
+            issue_seq=Subquery(latest_issue.values("seq")[:1]),
+            issued_at=Subquery(latest_issue.values("recorded_at")[:1]),
+        )
+        .select_related("lot__item_type", "lot__home_armory")
+        .order_by("lot__item_type__name", "lot__lot_number")
+    )
+    lot_rows = [LotHolding(balance, balance.issue_seq, balance.issued_at) for balance in balances]
+    lots_total = held_lots.count()
+    return Holdings(
+        member,
+        [Holding(item, by_item.get(item.pk)) for item in items],
+        total - len(items),
+        lots=lot_rows,
+        lots_not_listed=lots_total - len(lot_rows),
+    )
 
 
 def member_hand_receipt(holdings: Holdings, *, printed_by: Account, now: datetime | None = None,
@@ -353,12 +417,22 @@ def member_hand_receipt(holdings: Holdings, *, printed_by: Account, now: datetim
             "this receipt; they are not listed here.",
             size=8.5,
         )
+    lot_rows(pdf, holdings)
     pdf.ln(4)
     count = len(holdings.rows)
-    pdf.paragraph(
-        f"I, {member.full_name} ({member.member_no}), acknowledge that I hold the {count} item(s) listed above in my "
-        "personal custody, that I have checked their serial numbers, and that I will keep them safe and return them "
-        "when due or on demand."
-    )
+    if holdings.lots:
+        statement = (
+            f"I, {member.full_name} ({member.member_no}), acknowledge that I hold the {count} item(s) and the "
+            f"quantities of the {len(holdings.lots)} lot(s) listed above in my personal custody, that I have checked "
+            "their serial numbers, lot numbers and quantities, and that I will keep them safe and return them when "
+            "due or on demand, or account for what was expended."
+        )
+    else:
+        statement = (
+            f"I, {member.full_name} ({member.member_no}), acknowledge that I hold the {count} item(s) listed above in "
+            "my personal custody, that I have checked their serial numbers, and that I will keep them safe and return "
+            "them when due or on demand."
+        )
+    pdf.paragraph(statement)
     pdf.signatures([("Member", f"{member.full_name} ({member.member_no})"), ("Armorer", "name: ____________________")])
     return pdf.to_bytes()

@@ -256,6 +256,38 @@ def refuse_self_issue(*, actor: Account, member: Member) -> None:
         raise NotPermitted(message, code="self_issue")
 
 
+def _check_issue(item: Item, member: Member, actor: Account, due_at: datetime | None, override: Override | None):
+    """Every rule of an issue, in order; returns (the member with its unit, the due-back time, the event's data)."""
+    if item.holder_kind == HolderKind.ARMORY:
+        _require_armorer(actor, item.holder_armory, "issue from it")
+    else:
+        _require_armorer(actor, item.home_armory, "issue its items")
+    refuse_self_issue(actor=actor, member=member)
+    member = Member.objects.select_related("unit").get(pk=member.pk)
+    if not scope.has_role(actor, member.unit, {Role.ARMORER}):
+        raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
+    now = timezone.now()
+    # The loan period of the issuing armory's unit (an item in no armory is refused by the gate below).
+    due_at = due_at or default_due_at(item.item_type, now, unit=item.holder_armory.unit if item.holder_armory else None)
+    if due_at <= now:
+        raise Invalid("The due-back time must be in the future.", code="due_in_past")
+    failures = gate(item=item, member=member, due_at=due_at, now=now)
+    if failures:
+        if override is None:
+            raise failures[0]
+        return member, due_at, _check_override(override, actor=actor, item=item, failures=failures)
+    return member, due_at, {}
+
+
+def precheck_issue(
+    *, item: Item, member: Member, actor: Account, due_at: datetime | None = None, override: Override | None = None
+) -> None:
+    """Raise what `issue` would refuse, writing nothing: every face calls it before the member types a PIN (each
+    PIN entry is logged and counts towards the lockout). `issue` checks it all again under the item's lock."""
+    loaded = Item.objects.select_related("item_type", "holder_armory__unit", "home_armory__unit").get(pk=item.pk)
+    _check_issue(loaded, member, actor, due_at, override)
+
+
 @retry_transient
 @transaction.atomic(durable=True)
 def issue(
@@ -274,25 +306,7 @@ def issue(
     (MUSTER_REQUIRE_HANDOVER_PIN); a given confirmation is always checked and recorded.
     """
     item = _lock(item)
-    if item.holder_kind == HolderKind.ARMORY:
-        _require_armorer(actor, item.holder_armory, "issue from it")
-    else:
-        _require_armorer(actor, item.home_armory, "issue its items")
-    refuse_self_issue(actor=actor, member=member)
-    member = Member.objects.select_related("unit").get(pk=member.pk)
-    if not scope.has_role(actor, member.unit, {Role.ARMORER}):
-        raise NotPermitted(f"{member} is not in a unit {actor.username} serves as armorer.", code="member_out_of_scope")
-    now = timezone.now()
-    # The loan period of the issuing armory's unit (an item in no armory is refused by the gate below).
-    due_at = due_at or default_due_at(item.item_type, now, unit=item.holder_armory.unit if item.holder_armory else None)
-    if due_at <= now:
-        raise Invalid("The due-back time must be in the future.", code="due_in_past")
-    failures = gate(item=item, member=member, due_at=due_at, now=now)
-    data = {}
-    if failures:
-        if override is None:
-            raise failures[0]
-        data = _check_override(override, actor=actor, item=item, failures=failures)
+    member, due_at, data = _check_issue(item, member, actor, due_at, override)
     if receiver is not None or settings.MUSTER_REQUIRE_HANDOVER_PIN:
         data["receiver_confirmed"] = handover.check(receiver, member, "receiver")
     _count_if_key(item)

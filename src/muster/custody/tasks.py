@@ -51,3 +51,12 @@ def schedule_counts() -> int:
     from muster.custody import counts
 
     return len(counts.schedule())
+
+
+@db_periodic_task(crontab(minute="20"))
+def remind_unresolved_discrepancies() -> dict:
+    """Count discrepancies left unresolved: remind the armorers after MUSTER_DISCREPANCY_REMINDER_HOURS (default 24),
+    the commanders after twice that; each once per discrepancy."""
+    from muster.custody import counts
+
+    return counts.remind_unresolved()

@@ -1,12 +1,17 @@
 """Web pages for custody: armories, items, and the counter forms (issue, return, member-to-member transfer).
 
+The issue and transfer forms check every rule first (without writing), then the members' PINs, then call the
+service (as the API and `muster transfer` do for a transfer): a refused handover leaves no PIN attempt behind.
+
 The forms work with htmx (the panel with the result and a fresh form is swapped in place) and without JavaScript
 (a plain POST redirects to the form with the confirmed event, or re-renders it with the error).
 """
 
+from datetime import datetime
+
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,11 +37,11 @@ from muster.core.views import (
     paginate,
     query_without_page,
 )
-from muster.custody import handover, queries, services, views_dashboard
+from muster.custody import dashboard, handover, queries, services, views_dashboard
 from muster.custody.filters import ItemFilterSet
 from muster.custody.forms import IssueForm, ReturnForm, TransferForm
-from muster.custody.models import Armory, HolderKind, Item, LedgerEvent
-from muster.custody.views_reports import held_by, mark_returnable, open_recalls
+from muster.custody.models import Armory, ArmoryTally, HolderKind, Item, LedgerEvent, LossCase
+from muster.custody.views_reports import armory_items, held_by, mark_returnable, open_loss_kind, open_recalls
 from muster.members import scope
 from muster.members.models import Account, Member, Role
 
@@ -45,19 +50,33 @@ EVENTS_PER_PAGE = 50
 ARMORY_FILTER_FIELDS = ("q", "item_type", "state", "condition")
 
 
-def armory_counts(armories):
-    """Annotate armories with their item counts in one query: in the armory, issued, overdue."""
-    now = timezone.now()
-    return armories.select_related("unit").annotate(
-        items_total=Count("home_items", distinct=True),
-        items_in=Count("home_items", filter=Q(home_items__holder_kind=HolderKind.ARMORY), distinct=True),
-        items_issued=Count("home_items", filter=Q(home_items__holder_kind=HolderKind.MEMBER), distinct=True),
-        items_overdue=Count(
-            "home_items",
-            filter=Q(home_items__holder_kind=HolderKind.MEMBER, home_items__due_at__lt=now),
-            distinct=True,
-        ),
+def with_states(armories: QuerySet[Armory], now: datetime) -> list[Armory]:
+    """The armories, each with `states`: the items homed in it by the dashboard's five states
+    (custody.dashboard.States), and `held_now`: how many items it holds now, whatever their home. Read from the
+    trigger-kept tally in a fixed number of queries however many items there are; the home page, the armory list and
+    the unit dashboard show the same numbers."""
+    rows = list(armories.select_related("unit"))
+    by_armory = dashboard.state_counts(armories, now)  # the armories as a subquery: no list of ids however many
+    # What each holds now, whatever its home: a workshop homes nothing, but holds what was sent to it.
+    held = dict(
+        ArmoryTally.objects.filter(holder_kind=HolderKind.ARMORY, holder_armory_id__in=armories.values("pk"))
+        .values_list("holder_armory_id")
+        .annotate(n=Sum("items"))
+        .order_by()
     )
+    for armory in rows:
+        armory.states = by_armory.get(armory.pk, dashboard.States())
+        armory.held_now = held.get(armory.pk, 0)
+    return rows
+
+
+def held_in(armory: Armory) -> dict[str, int]:
+    """How many items the armory holds now, and how many of those are homed elsewhere: one query on the tally."""
+    rows = ArmoryTally.objects.filter(holder_kind=HolderKind.ARMORY, holder_armory_id=armory.pk)
+    totals = rows.aggregate(
+        held=Sum("items", default=0), foreign=Sum("items", filter=~Q(home_armory_id=armory.pk), default=0)
+    )
+    return {"held": totals["held"], "foreign": totals["foreign"]}
 
 
 class HomeView(PageMixin, TemplateView):
@@ -77,17 +96,14 @@ class HomeView(PageMixin, TemplateView):
         if user.member_id:
             context["my_items"] = list(held_by(user, user.member_id))
         if staff:
-            context["armories"] = list(armory_counts(queries.visible_armories(user)))
+            now = context["now"]
+            armories = queries.visible_armories(user)
+            context["armories"] = with_states(armories, now)
             context["dashboard_units"] = list(views_dashboard.top_units(user))
-            context["overdue"] = list(
-                queries.visible_items(user)
-                .filter(holder_kind=HolderKind.MEMBER, due_at__lt=context["now"])
-                .select_related("item_type", "home_armory", "holder_member")
-                .order_by("due_at")[: self.overdue_limit]
-            )
-            context["overdue_total"] = (
-                queries.visible_items(user).filter(holder_kind=HolderKind.MEMBER, due_at__lt=context["now"]).count()
-            )
+            # The unit dashboard's overdue list: issued, past due and not reported lost (those count as lost).
+            homed = Item.objects.filter(home_armory__in=armories.values("pk"))
+            context["overdue"] = list(dashboard.overdue_items(homed, now)[: self.overdue_limit])
+            context["overdue_total"] = sum(armory.states.overdue for armory in context["armories"])
             recalls = open_recalls(user)
             context["recalls"] = mark_returnable(user, list(recalls[: self.recall_limit]))
             context["recalls_total"] = recalls.count()
@@ -99,7 +115,8 @@ class ArmoryListView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["armories"] = list(armory_counts(queries.visible_armories(self.request.user)).order_by("code"))
+        armories = queries.visible_armories(self.request.user).order_by("code")
+        context["armories"] = with_states(armories, timezone.now())
         return context
 
 
@@ -112,9 +129,9 @@ class ArmoryDetailView(PageMixin, TemplateView):
         with page_lookup():
             armory = queries.find_armory(user, kwargs["code"])
         items = (
-            queries.visible_items(user)
-            .filter(home_armory=armory)
-            .select_related("item_type", "holder_member", "holder_armory")
+            armory_items(user, armory)
+            .annotate(open_loss_kind=open_loss_kind())
+            .select_related("item_type", "home_armory", "holder_member", "holder_armory")
             .order_by("item_type__name", "serial_number")
         )
         filterset = ItemFilterSet(self.request.GET, queryset=items)
@@ -128,7 +145,7 @@ class ArmoryDetailView(PageMixin, TemplateView):
         recalls = mark_returnable(user, list(open_recalls(user).filter(item__home_armory=armory)))
         context.update(
             armory=armory,
-            counts=armory_counts(Armory.objects.filter(pk=armory.pk)).get(),
+            held=held_in(armory),
             filter=filterset,
             page_obj=paginate(self.request, filterset.qs, ITEMS_PER_PAGE),
             query=query_without_page(self.request),
@@ -161,15 +178,35 @@ class ItemDetailView(PageMixin, TemplateView):
             .select_related("from_armory", "to_armory", "from_member", "to_member", "actor")
             .order_by("seq")
         )
+        # An item with an open loss case (of any kind, "damaged" too) is refused by the gate (item_lost), by a
+        # return and by a handover until the case is closed by its recovery: the page shows the case, not those.
+        case = LossCase.objects.filter(item=item, closed_at=None).first()
+        item.open_loss_kind = case.kind if case else None
         context.update(
             item=item,
+            loss_case=case,
+            not_issuable=not_issuable(item, case),
             page_obj=paginate(self.request, events, EVENTS_PER_PAGE),
             query=query_without_page(self.request),
             can_issue=scope.has_role(user, item.home_armory.unit, {Role.ARMORER}),
-            can_hand_over=item.holder_kind == HolderKind.MEMBER and may_hand_over(user, item),
+            can_hand_over=case is None and item.holder_kind == HolderKind.MEMBER and may_hand_over(user, item),
             now=timezone.now(),
         )
         return context
+
+
+def not_issuable(item: Item, case: LossCase | None) -> str:
+    """Why the gate's item rules refuse to issue an item in an armory (empty: they do not), so the item page offers
+    no Issue button the gate would refuse; the member's rules are checked on the form."""
+    if case is not None:
+        return f"Loss case #{case.pk} is open ({case.get_kind_display().lower()}): recover the item first."
+    if item.holder_kind != HolderKind.ARMORY:
+        return ""
+    if item.holder_armory.kind == Armory.Kind.WORKSHOP:
+        return f"In maintenance at {item.holder_armory.name}."
+    if item.condition != Item.Condition.SERVICEABLE:
+        return f"{item.get_condition_display()}: not issued until it is serviceable."
+    return ""
 
 
 class CustodyFormView(PageMixin, View):
@@ -229,8 +266,8 @@ class CustodyFormView(PageMixin, View):
         return self.render(self.form_class(), event=self.load_event(event.seq))
 
     def confirm(self, member: Member, pin: str, *, field: str, purpose: str) -> handover.Confirmation:
-        """The member's PIN, checked before the service and outside its transaction, so a wrong one is logged and
-        counts towards the lockout even though nothing else changes."""
+        """The member's PIN, checked after the rules (the prechecks) but before the service and outside its
+        transaction, so a wrong one is logged and counts towards the lockout even though nothing else changes."""
         try:
             return handover.confirm(member=member, pin=pin, actor=self.request.user, purpose=purpose)
         except DomainError as exc:
@@ -285,6 +322,8 @@ class IssueView(CustodyFormView):
         override = None
         if any(data.get(name) for name in ("override_commander", "override_password", "override_reason")):
             override = services.Override(commander=self._countersigning_commander(data), reason=data["override_reason"])
+        # Every rule (and the countersign) first: a refused issue leaves no PIN attempt behind.
+        services.precheck_issue(item=item, member=member, actor=user, due_at=data["due_at"], override=override)
         # Without the site rule an empty PIN means "not confirmed"; a PIN typed in is always checked and recorded.
         receiver = self.confirm(member, data["pin"], field="pin", purpose="issue") if data["pin"] else None
         return services.issue(
@@ -356,18 +395,16 @@ class TransferView(CustodyFormView):
         user = self.request.user
         item = self._item(user, data)
         to_member = queries.find_recipient(user, item, data["to_member_no"])
-        if item.holder_member_id is None:
-            # Nobody holds it, so nobody can confirm giving it: the service refuses (item_not_issued) before any PIN.
-            return self._transfer(item, to_member, data, giver=None, receiver=None)
-        giver = self.confirm(item.holder_member, data["giver_pin"], field="giver_pin", purpose="transfer")
+        # Every rule first, as the API and `muster transfer` do: nobody types a PIN (logged, and counted towards the
+        # lockout) for a handover that cannot happen — not issued, a frozen or unqualified receiver, out of scope.
+        services.precheck_transfer(item=item, to_member=to_member, actor=user, due_at=data["due_at"])
+        giver_member = Member.objects.get(pk=item.holder_member_id)
+        giver = self.confirm(giver_member, data["giver_pin"], field="giver_pin", purpose="transfer")
         receiver = self.confirm(to_member, data["receiver_pin"], field="receiver_pin", purpose="transfer")
-        return self._transfer(item, to_member, data, giver=giver, receiver=receiver)
-
-    def _transfer(self, item, to_member, data, *, giver, receiver):
         return services.transfer(
             item=item,
             to_member=to_member,
-            actor=self.request.user,
+            actor=user,
             giver=giver,
             receiver=receiver,
             due_at=data["due_at"],

@@ -314,7 +314,7 @@ def count_summary(user: Account, armory: Armory) -> dict:
     last = (
         Count.objects.filter(armory=armory, status=Count.Status.CLOSED)
         .select_related("counter", "signed_by")
-        .annotate(discrepancy_total=Tally("discrepancies"))
+        .annotate(discrepancy_total=Tally("discrepancies", distinct=True))
         .order_by("-signed_at")
         .first()
     )
@@ -356,10 +356,15 @@ class ArmoryCountsView(LoginRequiredMixin, View):
         return redirect("count-page", pk=count.pk)
 
     def show(self, armory, *, error=None, status=200):
+        # Both joins in one query multiply rows (scans × discrepancies): every tally counts distinct ids.
         history = (
             Count.objects.filter(armory=armory)
             .select_related("counter", "signed_by")
-            .annotate(discrepancy_total=Tally("discrepancies"), scan_total=Tally("scans", distinct=True))
+            .annotate(
+                discrepancy_total=Tally("discrepancies", distinct=True),
+                unresolved_total=Tally("discrepancies", filter=Q(discrepancies__resolution=""), distinct=True),
+                scan_total=Tally("scans", distinct=True),
+            )
             .order_by(F("started_at").desc(nulls_first=True), "-pk")
         )
         context = {**count_summary(self.request.user, armory), "error": error}
@@ -377,11 +382,13 @@ def visible_count(user: Account, pk: int) -> Count:
 
 
 def scan_context(user: Account, count: Count, form=None) -> dict:
-    scans = list(count.scans.select_related("item__item_type").order_by("-scanned_at", "-pk"))
+    scans = list(count.scans.select_related("item__item_type", "scanned_by").order_by("-scanned_at", "-pk"))
     expected = set(count.expected)
     seen: dict[int, int] = {}
     for scan in reversed(scans):
         scan.expected = scan.item_id in expected
+        if scan.rescan:  # scanned back to resolve a missing item: not part of the count itself
+            continue
         seen[scan.item_id] = seen.get(scan.item_id, 0) + 1
         scan.repeat = scan.item_id is not None and seen[scan.item_id] > 1
     scanning = count.status == Count.Status.IN_PROGRESS and count.counter_id == user.pk
@@ -395,6 +402,29 @@ def scan_context(user: Account, count: Count, form=None) -> dict:
     }
 
 
+def progress_context(user: Account, count: Count, discrepancies: list[Discrepancy]) -> dict:
+    """What changes on the count page as discrepancies are resolved: the tally, the status, the signature."""
+    unresolved = sum(1 for d in discrepancies if not d.resolution)
+    return {
+        "count": count,
+        "unresolved": unresolved,
+        "discrepancy_total": len(discrepancies),
+        "awaiting_resolution": count.status == Count.Status.SUBMITTED and unresolved > 0,
+        "can_sign": count.status == Count.Status.SUBMITTED
+        and unresolved == 0
+        and count.counter_id != user.pk
+        and scope.has_role(user, count.armory.unit, counts.SIGNERS),
+    }
+
+
+def discrepancies_of(count: Count) -> list[Discrepancy]:
+    return list(
+        count.discrepancies.select_related(
+            "item__item_type", "loss_case", "resolved_by", "found_scan__scanned_by"
+        ).order_by("resolution", "kind", "pk")
+    )
+
+
 class CountView(LoginRequiredMixin, View):
     """The count page: scanning (for the counter), then the discrepancies, their resolution, and the signature."""
 
@@ -403,11 +433,7 @@ class CountView(LoginRequiredMixin, View):
 
     def show(self, count, *, status=200, error=None, scan_form=None, resolve_forms=None):
         user = self.request.user
-        discrepancies = list(
-            count.discrepancies.select_related("item__item_type", "loss_case", "resolved_by").order_by(
-                "resolution", "kind", "pk"
-            )
-        )
+        discrepancies = discrepancies_of(count)
         may_resolve = scope.has_role(user, count.armory.unit, counts.SIGNERS)
         for discrepancy in discrepancies:
             form = (resolve_forms or {}).get(discrepancy.pk)
@@ -416,11 +442,8 @@ class CountView(LoginRequiredMixin, View):
             discrepancy.form = form
         context = {
             **scan_context(user, count, scan_form),
+            **progress_context(user, count, discrepancies),
             "discrepancies": discrepancies,
-            "unresolved": sum(1 for d in discrepancies if not d.resolution),
-            "can_sign": count.status == Count.Status.SUBMITTED
-            and count.counter_id != user.pk
-            and scope.has_role(user, count.armory.unit, counts.SIGNERS),
             "error": error,
         }
         return _page(self.request, "custody/count_detail.html", context, status=status)
@@ -465,6 +488,9 @@ class CountStepView(CountView):
 
 
 class ResolveDiscrepancyView(CountView):
+    """Resolve one discrepancy. Through htmx the answer is its row, plus (out of band) the page's tally of unresolved
+    discrepancies, the count's status and its buttons, which the resolution may have changed."""
+
     def post(self, request, pk, discrepancy_pk):
         count = visible_count(request.user, pk)
         discrepancy = count.discrepancies.select_related("item__item_type").filter(pk=discrepancy_pk).first()
@@ -479,12 +505,7 @@ class ResolveDiscrepancyView(CountView):
                 status = add_domain_error(form, exc)
             else:
                 if is_htmx(request):
-                    discrepancy = Discrepancy.objects.select_related("item__item_type", "loss_case", "resolved_by").get(
-                        pk=discrepancy.pk
-                    )
-                    return render(
-                        request, "custody/_count_discrepancy.html", {"discrepancy": discrepancy, "count": count}
-                    )
+                    return self.row(visible_count(request.user, pk), discrepancy.pk)
                 return redirect("count-page", pk=count.pk)
         mark_invalid(form)
         if is_htmx(request):
@@ -492,3 +513,13 @@ class ResolveDiscrepancyView(CountView):
             context = {"discrepancy": discrepancy, "count": count}
             return render(request, "custody/_count_discrepancy.html", context, status=status)
         return self.show(count, status=status, resolve_forms={discrepancy.pk: form})
+
+    def row(self, count: Count, discrepancy_pk: int):
+        discrepancies = discrepancies_of(count)
+        resolved = next(d for d in discrepancies if d.pk == discrepancy_pk)
+        context = {
+            **scan_context(self.request.user, count),
+            **progress_context(self.request.user, count, discrepancies),
+            "discrepancy": resolved,
+        }
+        return render(self.request, "custody/_count_resolved.html", context)

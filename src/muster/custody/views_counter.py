@@ -195,6 +195,8 @@ def issue_with_pin(account: Account, counter: Counter, pin: str) -> None:
     member, item = counter.member, counter.waiting
     if member is None or item is None:
         raise Invalid("Nothing waits for a PIN: scan the badge and the item again.", code="counter_nothing_waiting")
+    # The rules again first (the member or the item may have changed since the scan): no PIN for a refused issue.
+    services.precheck_issue(item=item, member=member, actor=account)
     # As on the issue form: without the site rule an empty PIN means "not confirmed"; a PIN typed is always checked
     # (in its own transaction, so a wrong one counts towards the lockout although nothing is issued).
     receiver = handover.confirm(member=member, pin=pin, actor=account, purpose="issue") if pin else None

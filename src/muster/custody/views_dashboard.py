@@ -18,6 +18,7 @@ from muster.core.views import PageMixin, page_lookup
 from muster.custody import dashboard
 from muster.custody.models import Armory
 from muster.custody.views_controls import count_summary
+from muster.custody.views_receipts import BADGE_PRINTERS
 from muster.custody.views_reports import mark_returnable
 from muster.members import scope
 from muster.members.models import Account, Unit
@@ -128,8 +129,9 @@ def armory_panels(request: HttpRequest, armory: Armory) -> dict:
 
 
 class UnitDashboardView(PageMixin, TemplateView):
-    """One unit and everything below it: items by state, per armory with its counts; what is overdue, recalled or
-    lost; items out over time. Staff of the unit or a unit above it; anyone else gets 404."""
+    """One unit and everything below it: items by state, per armory with its counts; what is overdue (items and lot
+    quantities), recalled or lost; items out over time; links to the key register and the members' badge sheet.
+    Staff of the unit or a unit above it; anyone else gets 404."""
 
     template_name = "custody/unit_dashboard.html"
 
@@ -140,6 +142,8 @@ class UnitDashboardView(PageMixin, TemplateView):
         context.update(panels(self.request, board, subject=unit.name))
         context.update(
             unit=unit,
+            # The badge label sheet (views_receipts.UnitBadgesView) is for the people who hand out and check badges.
+            can_print_badges=scope.has_role(self.request.user, unit, BADGE_PRINTERS),
             sub_units=list(unit.children.order_by("code")),
             # The units above, as far as the account may see them, for the breadcrumb.
             above=list(scope.units(self.request.user, scope.STAFF_ROLES).filter(pk__in=ancestor_ids(unit))),

@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.views import View
 from django.views.generic import TemplateView
 
-from muster.core.errors import DomainError
+from muster.core.errors import DomainError, Invalid, Refused
 from muster.core.views import (
     FORM_ERROR_STATUS,
     PageMixin,
@@ -31,10 +31,10 @@ from muster.core.views import (
     paginate,
     query_without_page,
 )
-from muster.custody import forms_lots, handover, lots, queries, queries_lots
+from muster.custody import forms_lots, handover, lots, queries, queries_lots, services
 from muster.custody.losses import REPORTERS
 from muster.custody.lot_models import Lot, LotBalance
-from muster.custody.models import HolderKind, LedgerEvent, LossCase
+from muster.custody.models import HolderKind, Item, LedgerEvent, LossCase
 from muster.members import scope
 from muster.members.models import Role
 
@@ -149,9 +149,39 @@ class LotPageView(PageMixin, TemplateView):
             query=query_without_page(self.request),
             now=now,
         )
+        describe_events(context["page_obj"].object_list)
         permissions = lot_permissions(user, lot)
         context.update(permissions, actions=lot_actions(self.request, lot, permissions))
         return context
+
+
+JUSTIFICATIONS = dict(lots.Justification.CHOICES)
+SHORTFALL = "Settlement shortfall"
+
+
+def describe_events(events) -> None:
+    """What the ledger table shows beside a lot event, in words (no queries):
+    - `expended_label` and `expended_url`: the justification of an expenditure, "Training session #50" with a link
+      to the session, "Incident report INC-7", "Disposal (armory stock) D-12" (the ledger stores the raw code);
+    - `reason_shown`: the reason, where a settlement's leftover case is named for what it is (the ledger's reason
+      text, written when the case opened, calls it by the loss case kind's count-discrepancy label)."""
+    unaccounted = f"{LossCase.Kind.UNACCOUNTED.label}: "
+    for event in events:
+        data = event.data or {}
+        expended = data.get("expended") or {}
+        event.expended_label, event.expended_url = "", ""
+        if expended:
+            kind, reference = expended.get("justification", ""), str(expended.get("reference", ""))
+            label = JUSTIFICATIONS.get(kind, kind.replace("_", " "))
+            if kind == lots.Justification.TRAINING_SESSION and reference.isdigit():
+                event.expended_label = f"{label} #{reference}"
+                event.expended_url = reverse("training-session", args=[int(reference)])
+            else:
+                event.expended_label = f"{label} {reference}".strip()
+        event.reason_shown = event.reason
+        loss = data.get("loss") or {}
+        if loss.get("kind") == LossCase.Kind.UNACCOUNTED and event.reason.startswith(unaccounted):
+            event.reason_shown = f"{SHORTFALL}: {event.reason.removeprefix(unaccounted)}"
 
 
 def lot_actions(request, lot: Lot, permissions: dict) -> list[dict]:
@@ -230,6 +260,28 @@ class LotFormView(LoginRequiredMixin, View):
         return queries_lots.find_holder(self.request.user, self.lot, member_no)
 
 
+def precheck_lot_issue(lot: Lot, member, *, actor, armory, due_at, quantity: int) -> None:
+    """The refusals of `lots.issue` a member's PIN cannot change, checked first and without writing, so nobody types
+    a PIN (logged, and counted towards the lockout) for an issue that cannot happen: an armorer issuing to themself,
+    a recalled lot, the issue gate (a frozen, suspended or unqualified member), too little in the store. The service
+    checks everything again in its transaction."""
+    services.refuse_self_issue(actor=actor, member=member)
+    if lot.is_recalled:
+        raise Refused(f"{lot} is recalled: {lot.recall_reason}", code="lot_recalled")
+    store = armory or lot.home_armory
+    now = timezone.now()
+    due_at = due_at or services.default_due_at(lot.item_type, now, unit=store.unit)
+    if due_at <= now:
+        raise Invalid("The due-back time must be in the future.", code="due_in_past")
+    as_item = Item(pk=0, item_type=lot.item_type, condition=Item.Condition.SERVICEABLE, holder_kind=HolderKind.ARMORY)
+    failures = services.gate(item=as_item, member=member, due_at=due_at, now=now)
+    if failures:
+        raise failures[0]
+    held = lots.balance_of(lot, lots.armory_holder(store))
+    if quantity > held:
+        raise Refused(f"Cannot issue {quantity} of {lot}: only {held} held there.", code="insufficient_quantity")
+
+
 class LotIssueView(LotFormView):
     form_class = forms_lots.IssueLotForm
     title = "Issue from the lot"
@@ -244,6 +296,8 @@ class LotIssueView(LotFormView):
     def perform(self, data):
         user = self.request.user
         member = queries.find_member(user, data["member_no"])
+        precheck_lot_issue(self.lot, member, actor=user, armory=data["armory"], due_at=data["due_at"],
+                           quantity=data["quantity"])  # fmt: skip
         receiver = None
         if data["pin"]:  # checked outside the service's transaction, so a wrong PIN is logged and counted
             try:
@@ -282,11 +336,12 @@ class LotSettleView(LotFormView):
                              actor=self.request.user, expenditure=expenditure(data), armory=data["armory"],
                              place=data["place"])  # fmt: skip
         if result.loss_case is None:
-            return f"{member} settled: nothing unaccounted for."
+            return f"{member} settled: everything returned or accounted as expended."
         case = result.loss_case
         # Safe HTML survives the message storage; the link leads to the case on the lot page.
         return format_html(
-            '{} settled: {} unaccounted for, <a href="{}#case-{}" data-testid="case-link">loss case #{}</a> opened.',
+            '{} settled with a shortfall of {} (neither returned nor accounted as expended): '
+            '<a href="{}#case-{}" data-testid="case-link">loss case #{}</a> opened.',
             member, case.quantity, reverse("lot-page", args=[self.lot.pk]), case.pk, case.pk,
         )  # fmt: skip
 

@@ -21,6 +21,7 @@ from muster.core.errors import NotFound
 from muster.core.views import page_lookup
 from muster.custody import labels, queries, receipts
 from muster.custody.filters import ItemFilterSet
+from muster.custody.views_reports import armory_items
 from muster.members import scope
 from muster.members.models import Account, Member, Role
 
@@ -68,13 +69,14 @@ class MemberHandReceiptView(LoginRequiredMixin, View):
 
 
 class ArmoryLabelsView(LoginRequiredMixin, View):
-    """Item labels of one armory (staff of its units), narrowed like the armory page: ?type=<id>&state=...&q=..."""
+    """Item labels of what the armory page lists (staff of its units), narrowed like that page:
+    ?type=<id>&state=...&q=..."""
 
     def get(self, request, code: str):
         with page_lookup():
             armory = queries.find_armory(request.user, code)
         data = {field: request.GET[param] for param, field in LABEL_FILTERS.items() if request.GET.get(param)}
-        items = queries.visible_items(request.user).filter(home_armory=armory)
+        items = armory_items(request.user, armory)  # the items the armory page lists
         filterset = ItemFilterSet(data, queryset=items)
         if not filterset.is_valid():
             fields = {"item_type": "type"}
@@ -150,7 +152,8 @@ class MemberHandReceiptAPIView(PDFAPIView):
         tags=["members"],
         summary="A member's current sub-hand receipt, as a PDF",
         description="Every item the member holds now (within the caller's units), with the event that gave it to "
-        "them and its due-back time, and a statement for the member to sign. 404 outside the caller's units.",
+        "them and its due-back time; every quantity of a lot they hold (lot number, type, quantity, due-back time, "
+        "the latest issue of it to them); and a statement for the member to sign. 404 outside the caller's units.",
         responses=_PDF_RESPONSES,
     )
     def get(self, request, member_no: str):

@@ -7,7 +7,7 @@ The member page sections register with members.views, so members never imports c
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +30,7 @@ from muster.core.views import (
 )
 from muster.custody import handover, queries, services
 from muster.custody.forms import SetPinForm
-from muster.custody.models import HandoverAttempt, HandoverPin, HolderKind, LedgerEvent, Recall
+from muster.custody.models import Armory, HandoverAttempt, HandoverPin, HolderKind, Item, LedgerEvent, LossCase, Recall
 from muster.members import scope
 from muster.members.contact import may_see_contact
 from muster.members.models import Account, Member, Role
@@ -123,11 +123,26 @@ class OverridesView(LoginRequiredMixin, View):
 # --- the member page -----------------------------------------------------------------------------------------------
 
 
+def armory_items(user: Account, armory: Armory) -> QuerySet[Item]:
+    """What an armory's page lists: the items homed in it, wherever they are now, and the items of other armories
+    it holds now (sent to it for maintenance, returned to it). A workshop homes nothing, so its page lists what is
+    in the workshop. Only items the account may see (homed in its units)."""
+    return queries.visible_items(user).filter(Q(home_armory=armory) | Q(holder_armory=armory))
+
+
+def open_loss_kind() -> Subquery:
+    """The kind of the item's open loss case (lost, stolen, damaged, unaccounted), or None: annotated on item lists
+    so an item with an open case shows as such, not as "in armory" or "issued" (the gate refuses it: item_lost)."""
+    return Subquery(LossCase.objects.filter(item=OuterRef("pk"), closed_at=None).values("kind")[:1])
+
+
 def held_by(account: Account, member_id: int):
-    """Items the member holds now, as far as the account may see them."""
+    """Items the member holds now, as far as the account may see them, each with `open_loss_kind` (an item reported
+    lost shows as such, on the member page and at the counter)."""
     return (
         queries.visible_items(account)
         .filter(holder_kind=HolderKind.MEMBER, holder_member_id=member_id)
+        .annotate(open_loss_kind=open_loss_kind())
         .select_related("item_type", "home_armory")
         .order_by("due_at", "serial_number")
     )

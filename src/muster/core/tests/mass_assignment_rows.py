@@ -116,7 +116,13 @@ def empty_store(world, t):
 
 
 def discrepancy_resolved(world, t):
-    counts.resolve(discrepancy=t.discrepancy, actor=world.dave, explanation="Found on the bench.")
+    counts.resolve(discrepancy=t.discrepancy, actor=world.dave, explanation="Found on the bench.",
+                   scanned_code=t.discrepancy.item.serial_number)  # fmt: skip
+
+
+def found_by_scan(t) -> dict:
+    """A missing item is found only when scanned back onto the count: its serial, from the item in hand."""
+    return {"explanation": "Found on the bench.", "scanned_code": t.discrepancy.item.serial_number}
 
 
 def started_session(world, t):
@@ -312,7 +318,7 @@ WEB: list[Write] = [
     write("count-sign", "dave", url("count-sign", "submitted_count.pk"), lambda t: {}, count,
           prepare=discrepancy_resolved, check=count_state("submitted_count", "closed", signer="dave")),
     write("count-resolve", "dave", url("count-resolve", "submitted_count.pk", "discrepancy.pk"),
-          lambda t: {"explanation": "Found on the bench."}, count, loss_case, check=resolved_by_dave),
+          found_by_scan, count, loss_case, check=resolved_by_dave),
     # --- lots
     write("lot-receive", "alice", url("lot-receive"),
           lambda t: {"item_type": t.lot.item_type_id, "lot_number": "MA-NEW", "armory": t.armory.pk, "quantity": 5},

@@ -1,4 +1,6 @@
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from io import StringIO
@@ -8,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from muster import demo
+from muster import demo, demo_controls
 from muster.core.testing import make_member, make_unit
 from muster.custody import ledger
 from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, Recall
@@ -221,6 +223,18 @@ def test_the_cli_seeds_refuses_a_second_run_and_resets_to_the_same_data(tmp_path
     assert len(_accounts_table(first.stdout)) == 6
     assert _accounts_table(reset.stdout) == _accounts_table(first.stdout)
     assert "ledger ok" in reset.stdout
+    # Webhook deliveries are queued when a custody transaction commits, which a test's own transaction never does
+    # in process: they are checked here, in the database the real command wrote.
+    with sqlite3.connect(tmp_path / "muster.sqlite3") as db:
+        hooks = db.execute("SELECT id, events, active FROM core_webhook").fetchall()
+        deliveries = dict(db.execute("SELECT status, COUNT(*) FROM core_webhookdelivery GROUP BY status").fetchall())
+        errors = db.execute("SELECT last_error FROM core_webhookdelivery WHERE status = 'pending'").fetchall()
+        kinds = {row[0] for row in db.execute("SELECT DISTINCT kind FROM core_webhookdelivery")}
+    assert len(hooks) == 1 and hooks[0][2] and json.loads(hooks[0][1]) == demo_controls.WEBHOOK_EVENTS
+    assert deliveries.get("delivered", 0) >= 2 and deliveries.get("pending", 0) >= 1  # the centre is down since
+    assert set(deliveries) <= {"delivered", "pending"}
+    assert errors and all("Name or service not known" in error for (error,) in errors)
+    assert "custody.loss" in kinds and kinds <= set(demo_controls.WEBHOOK_EVENTS)
 
 
 def test_it_shows_every_custody_control_with_dated_history(seeded):
@@ -247,3 +261,73 @@ def test_it_shows_every_custody_control_with_dated_history(seeded):
     assert LotBalance.objects.filter(lot__recalled_at__isnull=False, holder_kind="member", quantity__gt=0).exists()
     assert LedgerEvent.objects.filter(kind="lot_expend", data__expended__justification="training_session").exists()
     assert LedgerCheckpoint.objects.exists()
+
+
+def test_its_counts_are_resolved_before_signing_scan_over_minutes_and_show_every_discrepancy(seeded):
+    """Each count settled as a real armory would; one count with every kind of discrepancy, a missing item found
+    by a re-scan, another that became a loss case."""
+    from datetime import timedelta
+
+    from muster.custody.count_models import Count, CountScan, Discrepancy
+    from muster.custody.models import LossCase
+
+    closed = Count.objects.filter(status=Count.Status.CLOSED)
+    assert closed.count() >= 4
+    assert not Discrepancy.objects.filter(count__in=closed, resolution="").exists()
+    for count in closed:
+        times = list(CountScan.objects.filter(count=count, rescan=False).values_list("scanned_at", flat=True))
+        assert len(set(times)) == len(times) > 1, count  # one scan at a time, a few seconds apart
+        assert max(times) - min(times) >= timedelta(minutes=1)
+        assert count.signed_by_id and count.signed_by_id != count.counter_id
+    found = Discrepancy.objects.get(kind="missing", resolution="found")
+    assert found.found_scan.rescan and found.found_scan.item_id == found.item_id
+    assert found.found_scan.scanned_at > found.count.submitted_at
+    # One count shows every kind of discrepancy, and its missing item becomes a loss case.
+    (messy,) = Count.objects.filter(discrepancies__kind="unknown").distinct()
+    kinds = sorted(messy.discrepancies.values_list("kind", "resolution"))
+    assert kinds == [
+        ("duplicate", "found"), ("misplaced", "found"), ("missing", "loss_case"), ("unexpected", "found"),
+        ("unknown", "found"),
+    ]  # fmt: skip
+    missing = messy.discrepancies.get(kind=Discrepancy.Kind.MISSING)
+    case = LossCase.objects.get(pk=missing.loss_case_id)
+    assert (case.kind, case.item_id, case.last_armory_id) == ("unaccounted", missing.item_id, messy.armory_id)
+    assert case.police_report_no and case.closed_at is None
+    unexpected = messy.discrepancies.get(kind=Discrepancy.Kind.UNEXPECTED)
+    back = LedgerEvent.objects.filter(item_id=unexpected.item_id, kind=LedgerEvent.Kind.RETURN)
+    assert back.filter(recorded_at__gt=messy.submitted_at).exists()  # taken back on the books after the count
+    misplaced = messy.discrepancies.get(kind=Discrepancy.Kind.MISPLACED)
+    assert misplaced.item.holder_armory_id != messy.armory_id
+
+
+def test_it_shows_transfers_at_posts_a_units_policy_a_webhook_and_a_damaged_item(seeded):
+    from muster.core.models import Webhook
+    from muster.custody import counts
+    from muster.custody import policy as unit_policy
+    from muster.custody.models import LossCase
+    from muster.custody.policy_models import UnitPolicy
+
+    # Reliefs at posts: the rifle goes from member to member, both typing their PINs.
+    transfers = LedgerEvent.objects.filter(kind=LedgerEvent.Kind.TRANSFER)
+    assert transfers.count() >= 2
+    for event in transfers:
+        assert event.reason.startswith("relief at ")
+        confirmed = (event.data["giver_confirmed"], event.data["receiver_confirmed"])
+        assert [row["method"] for row in confirmed] == ["pin", "pin"]
+        assert confirmed[0]["member"] == event.from_member_id and confirmed[1]["member"] == event.to_member_id
+        assert event.from_member_id != event.to_member_id
+    # One unit has its own custody policy (set by the battalion commander), inherited below it.
+    (row,) = UnitPolicy.objects.select_related("unit", "updated_by")
+    assert (row.unit.code, row.updated_by.username) == (f"{demo.REGION_CODE}-1BN-B", "commander")
+    assert (row.default_loan_hours, row.overdue_escalation_hours, row.count_frequency) == (12, 4, "daily")
+    platoon = Unit.objects.filter(parent=row.unit).first()
+    assert unit_policy.effective(platoon).sources["count_frequency"] == row.unit  # inherited below it
+    armory = Armory.objects.get(unit=row.unit)
+    assert counts.policy(armory).frequency == "daily"
+    # The webhook is configured in process too; its deliveries are checked in the subprocess test above.
+    hook = Webhook.objects.get()
+    assert hook.active and hook.events == demo_controls.WEBHOOK_EVENTS and hook.url.endswith(".invalid/hooks/muster")
+    # A damaged item accounted for as a loss case.
+    case = LossCase.objects.get(kind=LossCase.Kind.DAMAGED)
+    assert case.item.item_type.category == "counter_drone" and case.last_armory_id == case.item.holder_armory_id
+    assert case.police_report_no and case.opened_event.kind == LedgerEvent.Kind.LOSS

@@ -61,13 +61,93 @@ def test_it_counts_an_armory_from_start_to_signature(world, shelf):
     code, out, _ = call("count", "submit", str(count.pk), "--as", "alice")
     assert code == 0
     missing = Discrepancy.objects.get(count=count, kind="missing")
-    assert "awaiting a second signature: 2 discrepancies" in out
+    unknown = Discrepancy.objects.get(count=count, kind="unknown")
+    assert f"count {count.pk} of ARM-A submitted: 2 discrepancies to resolve (muster count resolve ID" in out
+    assert "then a second signature" in out
     assert f"#{missing.pk:<6} missing" in out and "A-2" in out and "'ZZ-9'" in out
+    code, _, err = call("count", "sign", str(count.pk), "--as", "frank")
+    assert (code, err.split(":")[0]) == (3, "discrepancies_unresolved")
+    assert Count.objects.get(pk=count.pk).status == "submitted"
+    code, out, _ = call("count", "resolve", str(missing.pk), "--scan", "A-2", "--explanation",
+                        "On the cleaning bench, scanned back", "--as", "alice")  # fmt: skip
+    assert code == 0, out
+    assert f"#{missing.pk:<6} missing     AK-74M assault rifle #A-2  → found (scanned back) by alice" in out
+    assert out.rstrip().endswith(f"1 discrepancies of count {count.pk} still to resolve")
+    code, out, _ = call("count", "resolve", str(unknown.pk), "--explanation", "Label of the scrapped rifle ZZ-9",
+                        "--as", "frank")  # fmt: skip
+    assert code == 0 and f"count {count.pk} is ready for its second signature (muster count sign {count.pk})" in out
     code, out, _ = call("count", "sign", str(count.pk), "--as", "frank")
     assert code == 0
     count.refresh_from_db()
     assert (count.status, count.signed_by) == ("closed", world.frank)
-    assert "signed by frank; 2 discrepancies to resolve" in out
+    assert out.strip() == f"count {count.pk} of ARM-A signed by frank; closed"
+    missing.refresh_from_db()
+    assert (missing.resolution, missing.resolved_by, missing.found_scan.code) == ("found", world.alice, "A-2")
+
+
+@pytest.fixture
+def missing(world, shelf) -> Discrepancy:
+    """A submitted count of ARM-A by alice in which A-2 was not scanned."""
+    count = counts.start(armory=world.armory_a, actor=world.alice)
+    for code in ("A-0", "A-1"):
+        counts.scan(count=count, code=code, actor=world.alice)
+    (discrepancy,) = counts.submit(count=count, actor=world.alice)
+    return discrepancy
+
+
+def test_it_resolves_a_missing_item_as_a_loss_case(world, missing):
+    why = "Not on the rack, not issued, not in the workshop"
+    code, out, _ = call("count", "resolve", str(missing.pk), "--loss-case", "--place", "Arms room A, rack 3",
+                        "--explanation", why, "--as", "dave")  # fmt: skip
+    assert code == 0, out
+    case = LossCase.objects.get(item=missing.item)
+    assert f"→ loss case {case.pk} by dave" in out
+    missing.refresh_from_db()
+    assert (missing.resolution, missing.loss_case, case.kind, case.place) == (
+        "loss_case", case, "unaccounted", "Arms room A, rack 3",
+    )  # fmt: skip
+
+
+def test_without_a_second_signature_the_last_resolution_closes_the_count(world, missing):
+    from muster.custody.policy import set_unit_policy
+
+    set_unit_policy(unit=world.unit_a, actor=world.dave, second_signature=False)
+    code, out, _ = call("count", "resolve", str(missing.pk), "--scan", "A-2", "--explanation",
+                        "On the cleaning bench, scanned back", "--as", "frank")  # fmt: skip
+    assert code == 0 and out.rstrip().endswith(f"count {missing.count_id} of ARM-A is closed")
+    assert Count.objects.get(pk=missing.count_id).status == "closed"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected_code", "error"),
+    [
+        (["--explanation", "It is back on the rack", "--as", "dave"], 3, "found_needs_rescan"),
+        (["--explanation", "", "--scan", "A-2", "--as", "dave"], 2, "explanation_missing"),
+        (["--explanation", "ok", "--loss-case", "--as", "dave"], 2, "explanation_missing"),
+        (["--explanation", "On the cleaning bench", "--scan", "A-0", "--as", "dave"], 2, "scan_not_the_item"),
+        (["--explanation", "On the cleaning bench", "--place", "Rack 3", "--as", "dave"], 2, "--place goes with"),
+        (["--explanation", "On the cleaning bench", "--scan", "A-2", "--as", "erin"], 4, "not_counter"),
+        (["--explanation", "On the cleaning bench", "--scan", "A-2", "--as", "bob"], 4, "not_counter"),
+        (["--explanation", "On the cleaning bench", "--scan", "A-2", "--as", "carol"], 5, "discrepancy_not_found"),
+        (["--explanation", "On the cleaning bench", "--scan", "A-2"], 4, "--as"),
+    ],
+)
+def test_it_refuses_a_resolution_and_changes_nothing(world, missing, args, expected_code, error):
+    code, _, err = call("count", "resolve", str(missing.pk), *args)
+    assert code == expected_code and error in err, err
+    missing.refresh_from_db()
+    assert (missing.resolution, missing.resolved_by) == ("", None)
+    assert not LossCase.objects.exists() and not CountScan.objects.filter(rescan=True).exists()
+
+
+def test_it_refuses_an_unknown_or_resolved_discrepancy(world, missing):
+    assert call("count", "resolve", "nine", "--explanation", "On the cleaning bench", "--as", "dave")[0] == 5
+    counts.resolve(discrepancy=missing, actor=world.dave, explanation="On the cleaning bench", scanned_code="A-2")
+    code, _, err = call("count", "resolve", str(missing.pk), "--explanation", "Found it again", "--scan", "A-2",
+                        "--as", "frank")  # fmt: skip
+    assert (code, err.split(":")[0]) == (3, "already_resolved")
+    missing.refresh_from_db()
+    assert missing.resolved_by == world.dave and CountScan.objects.filter(rescan=True).count() == 1
 
 
 def test_it_reads_scanned_codes_from_standard_input_one_per_line(world, shelf):

@@ -1,6 +1,7 @@
 """`muster issue --pin`, `muster transfer` and `muster pin set|status`: the two-person handover on the command line."""
 
 import pytest
+from django.utils import timezone
 
 from muster.core.testing import make_member
 from muster.custody import handover, ledger, services
@@ -74,6 +75,26 @@ def test_it_refuses_a_wrong_pin_with_exit_3_and_logs_it(world, pins, rifle):
     assert rifle.holder_kind == HolderKind.ARMORY
     assert not HandoverAttempt.objects.get(member=world.bob_member).succeeded
     assert HandoverPin.objects.get(member=world.bob_member).failures == 1
+
+
+def test_it_refuses_by_the_rules_before_it_asks_for_a_pin(world, pins, rifle, terminal):
+    from muster.custody import losses
+
+    other = make_item(world.armory_a, world.alice, serial="AK-2")
+    services.issue(
+        item=other,
+        member=world.bob_member,
+        actor=world.alice,
+        receiver=handover.confirm(member=world.bob_member, pin=BOB_PIN, actor=world.alice, purpose="issue"),
+    )
+    losses.open_case(item=other, kind="lost", circumstances="gone", place="range", occurred_at=timezone.now(),
+                     actor=world.alice)  # fmt: skip
+    HandoverAttempt.objects.all().delete()
+    prompts, answers = terminal
+    answers.append(BOB_PIN)
+    code, _, err = call("issue", "AK-1", world.bob_member.member_no, "--as", "alice")
+    assert code == 3 and err.startswith("member_frozen:")
+    assert prompts == [] and not HandoverAttempt.objects.exists()  # nobody was asked, nothing was logged
 
 
 def test_it_refuses_an_issue_without_a_pin_outside_a_terminal(world, pins, rifle, monkeypatch):

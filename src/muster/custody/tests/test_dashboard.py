@@ -118,6 +118,8 @@ def test_it_lists_overdue_recalls_and_loss_cases_with_their_clocks(client, world
 
 def test_each_armory_shows_its_last_count_and_the_next_due(client, world, stocked):
     count = counts.start(armory=world.armory_a, actor=world.alice)
+    for item in Item.objects.filter(pk__in=count.expected):  # a clean count: every item expected on the shelf
+        counts.scan(count=count, code=item.serial_number, actor=world.alice)
     counts.submit(count=count, actor=world.alice)
     counts.sign(count=count, actor=world.dave)
     count.refresh_from_db()
@@ -212,8 +214,16 @@ def test_the_armory_page_shows_the_same_panels_for_one_armory(client, world, sto
 
 
 def _fill(world, n: int) -> None:
-    """n items of A with issues, returns, an overdue one, a recall, a loss case: something in every panel."""
+    """n items of A with issues, returns, an overdue one, a recall, a loss case, and n overdue quantities of a lot:
+    something in every panel."""
+    from muster.custody import lots
+    from muster.custody.testing import make_lot
+
     member = make_member(world.unit_a)
+    lot = make_lot(world.armory_a, world.alice, quantity=1000)
+    with at(days_ago(8)):
+        for _ in range(n):
+            lots.issue(lot=lot, member=make_member(world.unit_a), quantity=3, actor=world.alice, due_at=days_ago(6))
     with at(days_ago(8)):
         items = [make_item(world.armory_a, world.alice) for _ in range(n)]
         for item in items[: n // 2]:
@@ -289,6 +299,107 @@ def test_the_api_refuses_a_chart_length_it_does_not_draw(world):
     response = api.get(reverse("api:unit-dashboard", args=["A"]), {"days": "7"})
     assert (response.status_code, response.json()["code"]) == (400, "days_invalid")
     assert APIClient().get(reverse("api:unit-dashboard", args=["A"])).status_code == 401
+
+
+# --- the home page and the armory list show the dashboard's numbers --------------------------------------------------
+
+
+def _shown(html: str, marker: str) -> dict[str, int]:
+    """The numbers after `marker` in the page, by data-state: one armory's card or row."""
+    block = html.split(marker, 1)[1]
+    return {key: int(number) for key, number in re.findall(r'data-state="(\w+)">(?:<span[^>]*>)?(\d+)<', block)[:6]}
+
+
+def test_the_home_page_and_the_armory_list_show_the_dashboards_five_states(client, world, stocked):
+    unit_board = dashboard.unit_dashboard(world.unit_a)
+    expected = unit_board.by_armory[world.armory_a.pk]
+    staff_client(client, world.dave)
+    home = client.get(reverse("home"))
+    by_code = {armory.code: armory.states for armory in home.context["armories"]}
+    assert by_code["ARM-A"] == expected and by_code["WS-A"] == dashboard.States()
+    # The overdue item counts once, as overdue; the item lost while issued counts as lost: neither as issued.
+    numbers = {"total": 7, "in_armory": 2, "issued": 1, "in_maintenance": 1, "overdue": 1, "lost": 2}
+    card = _shown(home.content.decode(), f'href="{reverse("armory-page", args=["ARM-A"])}"')
+    assert card == numbers
+    assert home.context["overdue_total"] == unit_board.overdue_total == 1
+    assert [item.serial_number for item in home.context["overdue"]] == ["A-overdue"]  # not the lost one
+    listing = client.get(reverse("armory-index"))
+    assert {armory.code: armory.states for armory in listing.context["armories"]}["ARM-A"] == expected
+    row = _shown(listing.content.decode(), f'href="{reverse("armory-page", args=["ARM-A"])}"')
+    assert row == numbers
+
+
+def test_the_home_page_counts_from_the_tally_in_a_fixed_number_of_queries(client, world):
+    staff_client(client, world.dave)
+    _fill(world, 4)
+    fetch = lambda: client.get(reverse("home"))  # noqa: E731
+    fetch()
+    small = _queries(fetch)
+    _fill(world, 12)
+    assert _queries(fetch) == small
+    counted = CaptureQueriesContext(connection)
+    with counted:
+        fetch()
+    # No query over the items table groups or counts every item: the states come from the tally.
+    assert not [q["sql"] for q in counted.captured_queries if "COUNT(DISTINCT" in q["sql"].upper()]
+
+
+# --- overdue lot quantities -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def late_lot(world):
+    from muster.custody import lots
+    from muster.custody.testing import make_lot
+
+    lot = make_lot(world.armory_a, world.alice, quantity=500, number="7N6-LATE")
+    with at(days_ago(3)):
+        lots.issue(lot=lot, member=world.bob_member, quantity=40, actor=world.alice, due_at=days_ago(2))
+    lots.issue(lot=lot, member=make_member(world.unit_a), quantity=5, actor=world.alice)  # not due yet
+    b_lot = make_lot(world.armory_b, world.carol, number="7N6-B-LATE")
+    with at(days_ago(3)):
+        lots.issue(lot=b_lot, member=world.member_b, quantity=7, actor=world.carol, due_at=days_ago(2))
+    return lot
+
+
+def test_the_unit_dashboard_lists_overdue_lot_quantities(client, world, late_lot):
+    response = staff_client(client, world.dave).get(reverse("unit-dashboard", args=["A"]))
+    board = response.context["board"]
+    assert [(b.lot.lot_number, b.holder_member, b.quantity) for b in board.overdue_lots] == [
+        ("7N6-LATE", world.bob_member, 40)
+    ]  # fmt: skip
+    assert board.overdue_lots_total == 1
+    html = response.content.decode()
+    table = html.split('data-testid="overdue-lots"')[1].split("</table>")[0]
+    assert "7N6-LATE" in table and world.bob_member.full_name in table and "late)" in table
+    assert "7N6-B-LATE" not in html
+    armory_page = client.get(reverse("armory-page", args=["ARM-A"]))
+    assert armory_page.context["board"].overdue_lots_total == 1
+    assert 'data-testid="overdue-lots"' in armory_page.content.decode()
+    region = staff_client(client, world.rita).get(reverse("unit-dashboard", args=["R"])).context["board"]
+    assert sorted(b.lot.lot_number for b in region.overdue_lots) == ["7N6-B-LATE", "7N6-LATE"]
+
+
+def test_a_returned_lot_quantity_is_no_longer_overdue(client, world, late_lot):
+    from muster.custody import lots
+
+    lots.return_quantity(lot=late_lot, member=world.bob_member, quantity=40, actor=world.alice)
+    board = staff_client(client, world.dave).get(reverse("unit-dashboard", args=["A"])).context["board"]
+    assert (board.overdue_lots, board.overdue_lots_total) == ([], 0)
+
+
+# --- the badge sheet --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who, shown", [("dave", True), ("alice", True), ("rita", True), ("erin", False),
+                                        ("frank", False)])  # fmt: skip
+def test_the_unit_dashboard_links_the_badge_sheet_for_commanders_and_armorers(client, world, who, shown):
+    response = staff_client(client, getattr(world, who)).get(reverse("unit-dashboard", args=["A"]))
+    link = reverse("unit-badges", args=["A"])
+    assert (link in response.content.decode()) == shown
+    if shown:  # and the link works for them
+        pdf = client.get(link)
+        assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
 
 
 def test_loss_cases_of_lot_quantities_are_listed_too(client, world):

@@ -199,6 +199,7 @@ def test_settling_returns_expends_and_opens_a_loss_case_for_the_rest(world, lot)
         lot.pk, 5, "unaccounted", world.bob_member.pk,
     )  # fmt: skip
     assert case.opened_event.kind == "lot_loss"
+    assert case.opened_event.reason.startswith("Settlement shortfall: 5 of ")  # not "count discrepancy"
     assert held(lot, world.bob_member) == 0
     assert in_store(lot, world.armory_a) == 940
     # The open case freezes the member, for items and lots alike.

@@ -8,11 +8,11 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.core.errors import Invalid, NotPermitted
 from muster.core.models import AuditEvent, Notification
 from muster.core.testing import make_account, make_unit
 from muster.custody import counts, losses, overdue, policy, services
-from muster.custody.models import Count, CountPolicy, Item, LossCase, OverdueNotice
+from muster.custody.models import Count, Item, LossCase, OverdueNotice
 from muster.custody.policy_models import UnitPolicy
 from muster.custody.testing import make_item, make_item_type
 from muster.members.models import Role
@@ -277,17 +277,6 @@ def test_the_units_count_rules_apply_where_the_armory_has_none(world, shelf):
     assert again.status == Count.Status.CLOSED
 
 
-def test_the_armorys_own_count_rules_win_over_the_units(world, shelf):
-    set_policy(world.unit_a, second_signature=False, counter_rotates=False)
-    CountPolicy.objects.create(armory=world.armory_a, counter_rotates=True, second_signature=True)
-    count = count_through(world.armory_a, world.alice, ["A-0", "A-1"])
-    assert count.status == Count.Status.SUBMITTED
-    counts.sign(count=count, actor=world.frank)
-    with pytest.raises(Refused) as refusal:
-        counts.start(armory=world.armory_a, actor=world.alice)
-    assert refusal.value.code == "same_counter"
-
-
 def test_counts_come_due_at_the_units_frequency(world):
     two_days_ago = timezone.now() - timedelta(days=2)
     for armory in (world.armory_a, world.armory_b):
@@ -297,7 +286,6 @@ def test_counts_come_due_at_the_units_frequency(world):
     due = counts.schedule()
     assert [(count.armory, count.reason) for count in due] == [(world.armory_a, "scheduled daily count")]
     assert counts.policy(world.armory_b).frequency == "weekly"
-    assert not CountPolicy.objects.exists()  # the unit's rules are read, never copied onto the armory
 
 
 def test_an_item_still_issues_when_its_armory_unit_has_no_policy_row(world):

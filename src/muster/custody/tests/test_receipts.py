@@ -228,6 +228,57 @@ def test_it_lists_everything_the_member_holds_with_the_event_that_gave_it(client
     assert LedgerEvent.objects.count() == events_before  # printing changes nothing
 
 
+def test_the_sub_hand_receipt_lists_the_lot_quantities_the_member_holds(client, world, issued):
+    from muster.custody import lots
+    from muster.custody.testing import make_lot
+
+    lot = make_lot(world.armory_a, world.alice, quantity=1000, number="7N6-1987-041")
+    due = timezone.now() + timedelta(days=2)
+    lots.issue(lot=lot, member=world.bob_member, quantity=90, actor=world.alice, due_at=due - timedelta(days=1))
+    later = lots.issue(lot=lot, member=world.bob_member, quantity=30, actor=world.alice, due_at=due)
+    lots.return_quantity(lot=lot, member=world.bob_member, quantity=20, actor=world.alice)
+    other = make_lot(world.armory_a, world.alice, quantity=50, number="FLARE-7", name="Signal flare")
+    lots.issue(lot=other, member=make_member(world.unit_a), quantity=5, actor=world.alice)  # someone else's
+    foreign = make_lot(world.armory_b, world.carol, quantity=50, number="B-LOT-1")
+    lots.issue(lot=foreign, member=world.bob_member, quantity=4, actor=world.rita)
+    client.force_login(world.alice)
+    member_no = world.bob_member.member_no
+    text = assert_pdf(client.get(f"/members/{member_no}/hand-receipt.pdf"),
+                      f"hand-receipt-{member_no}-{timezone.localdate():%Y-%m-%d}.pdf")  # fmt: skip
+    section = text.split("Ammunition and consumables held, by lot (1)")[1]
+    assert "7N6-1987-041" in section and "5.45×39 mm ball (ARM-A)" in section
+    assert "\n100\n" in section  # 90 + 30 issued, 20 back: its own table cell
+    assert receipts.local_time(due) in section  # the due-back time of the balance: the later issue's
+    assert f"#{later.seq} lot issue" in section  # the latest issue of the lot to the member
+    assert "FLARE-7" not in text and "B-LOT-1" not in text
+    assert "also holds some of 1 lot(s) homed outside the units" in section
+    assert "the 1 item(s) and the quantities of the 1 lot(s) listed above" in text
+    own = pdf_text(receipts.member_hand_receipt(receipts.member_holdings(world.bob, world.bob_member),
+                                                printed_by=world.bob))  # fmt: skip
+    assert "B-LOT-1" in own and "7N6-1987-041" in own and "by lot (2)" in own
+
+
+def test_it_reads_the_lot_holdings_in_the_same_number_of_queries_for_one_lot_or_many(world, issued):
+    from muster.custody import lots
+    from muster.custody.testing import make_lot
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            receipts.member_holdings(world.alice, world.bob_member)
+        return len(queries)
+
+    lots.issue(lot=make_lot(world.armory_a, world.alice), member=world.bob_member, quantity=3, actor=world.alice)
+    one = count()
+    for _ in range(4):
+        lot = make_lot(world.armory_a, world.alice)
+        lots.issue(lot=lot, member=world.bob_member, quantity=3, actor=world.alice)
+        lots.issue(lot=lot, member=world.bob_member, quantity=2, actor=world.alice)
+    assert count() == one
+    holdings = receipts.member_holdings(world.alice, world.bob_member)
+    assert [row.balance.quantity for row in holdings.lots] == [3, 5, 5, 5, 5]
+    assert all(row.issue_seq for row in holdings.lots)
+
+
 def test_it_says_so_when_the_member_holds_nothing(client, world):
     client.force_login(world.dave)
     text = assert_pdf(
@@ -235,6 +286,7 @@ def test_it_says_so_when_the_member_holds_nothing(client, world):
         f"hand-receipt-{world.bob_member.member_no}-{timezone.localdate():%Y-%m-%d}.pdf",
     )
     assert "The member holds no items." in text and "hold the 0 item(s)" in text
+    assert "The member holds no ammunition or consumables." in text
 
 
 def test_it_counts_but_does_not_list_items_homed_outside_the_readers_units(world, issued):

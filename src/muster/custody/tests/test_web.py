@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from muster.core.testing import make_member
-from muster.custody import services
-from muster.custody.models import HolderKind, Item, LedgerEvent
+from muster.custody import losses, maintenance, services
+from muster.custody.models import Armory, HolderKind, Item, LedgerEvent
 from muster.custody.testing import make_item, make_item_type
 from muster.members.models import Account, Member
 
@@ -67,7 +67,7 @@ def test_it_lists_the_armories_of_the_staff_members_units(client, world, who):
     codes = [armory.code for armory in response.context["armories"]]
     assert "ARM-A" in codes
     assert ("ARM-B" in codes) == (who == "rita")
-    assert response.context["armories"][0].items_in == 1
+    assert response.context["armories"][0].states.in_armory == 1
 
 
 def test_it_forbids_the_armory_list_to_a_plain_member(client, world):
@@ -85,7 +85,7 @@ def test_it_shows_an_armory_with_its_items_and_holders(client, world, who):
     html = response.content.decode()
     assert "AK-OUT" in html
     assert reverse("member-page", args=[world.bob_member.member_no]) in html
-    assert response.context["counts"].items_issued == 1
+    assert response.context["board"].states.issued == 1
 
 
 def test_it_filters_an_armory_by_serial_and_state(client, world):
@@ -130,6 +130,95 @@ def test_a_member_sees_the_item_they_hold_but_not_one_in_the_armory(client, worl
     # The member sees their own issue event, not the armory's register event.
     assert [e.kind for e in response.context["page_obj"]] == ["issue"]
     assert client.get(reverse("item-page", args=[stored.pk])).status_code == 404
+
+
+@pytest.fixture
+def workshop(world):
+    return Armory.objects.create(code="WS-A", name="Workshop A", unit=world.unit_a, kind=Armory.Kind.WORKSHOP)
+
+
+def test_a_workshops_page_lists_the_items_in_the_workshop(client, world, workshop):
+    sent = make_item(world.armory_a, world.alice, serial="AK-REPAIR")
+    maintenance.send(item=sent, workshop=workshop, actor=world.alice, reason="Sights loose")
+    make_item(world.armory_a, world.alice, serial="AK-SHELF")
+    response = login(client, world.alice).get(reverse("armory-page", args=["WS-A"]))
+    assert response.status_code == 200
+    assert [item.serial_number for item in response.context["page_obj"]] == ["AK-REPAIR"]
+    assert response.context["held"] == {"held": 1, "foreign": 1}
+    html = response.content.decode()
+    scope_line = html.split('data-testid="items-scope">')[1].split("</div>")[0]
+    assert "What is in the workshop now" in scope_line
+    row = html.split('data-testid="items"')[1].split("</table>")[0]
+    assert "AK-REPAIR" in row and 'data-testid="home-elsewhere"' in row and "ARM-A" in row
+    assert 'data-state="in_maintenance"' in row
+    assert "Holds <strong>1</strong> item now, 1 of them homed in other armories." in html
+    assert 'data-testid="states"' not in html  # a workshop homes nothing: no panel of zeros
+    for page in ("home", "armory-index"):  # and the overviews say what the workshop holds
+        overview = client.get(reverse(page))
+        assert {a.code: a.held_now for a in overview.context["armories"]} == {"ARM-A": 1, "WS-A": 1}
+        assert "holds 1 item for maintenance now" in overview.content.decode()
+
+
+def test_a_stores_page_lists_its_own_items_and_those_of_other_armories_it_holds(client, world, workshop):
+    second = Armory.objects.create(code="ARM-A2", name="Second store", unit=world.unit_a)
+    visitor = make_item(second, world.alice, serial="AK-VISITOR")
+    services.issue(item=visitor, member=world.bob_member, actor=world.alice)
+    services.return_item(item=visitor, actor=world.alice, armory=world.armory_a)  # returned to another store of A
+    away = make_item(world.armory_a, world.alice, serial="AK-AWAY")
+    maintenance.send(item=away, workshop=workshop, actor=world.alice, reason="Bolt sticks")
+    make_item(world.armory_a, world.alice, serial="AK-HOME")
+    make_item(second, world.alice, serial="AK-ONLY-A2")
+    response = login(client, world.dave).get(reverse("armory-page", args=["ARM-A"]))
+    listed = {item.serial_number: item.home_armory.code for item in response.context["page_obj"]}
+    assert listed == {"AK-VISITOR": "ARM-A2", "AK-AWAY": "ARM-A", "AK-HOME": "ARM-A"}
+    assert response.context["held"] == {"held": 2, "foreign": 1}  # AK-HOME and AK-VISITOR are on its shelves
+    assert response.context["board"].states.total == 2  # the states count what is homed here: AK-AWAY, AK-HOME
+    html = response.content.decode()
+    assert "and the items of other armories this arms room / store holds now" in html
+    assert html.count('data-testid="home-elsewhere"') == 1
+    labels = client.get(reverse("armory-labels", args=["ARM-A"]))  # the label sheet prints what the page lists
+    assert labels.status_code == 200 and labels.content.count(b"/Subtype /Image") == 3
+
+
+def test_an_item_with_an_open_damaged_case_shows_the_case_and_offers_no_issue(client, world):
+    item = make_item(world.armory_a, world.alice, serial="AK-BENT")
+    case = losses.open_case(item=item, kind="damaged", circumstances="Barrel bent in a fall.", place="Range",
+                            occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice)  # fmt: skip
+    response = login(client, world.alice).get(reverse("item-page", args=[item.pk]))
+    html = response.content.decode()
+    heading = html.split('class="h3 page-title"')[1].split("</h1>")[0]
+    assert "damaged" in heading and "in armory" not in heading
+    assert f"{reverse('custody-issue')}?serial=" not in html  # no Issue button ...
+    now = timezone.now()  # ... as the gate refuses it
+    stored = Item.objects.get(pk=item.pk)
+    refusals = services.gate(item=stored, member=world.bob_member, due_at=now + timedelta(hours=4), now=now)
+    assert [refusal.code for refusal in refusals] == ["item_lost"]
+    assert 'data-testid="damaged-case"' in html and f"loss case #{case.pk} open" in html
+    assert reverse("loss-page", args=[case.pk]) in html
+    shelf = client.get(reverse("armory-page", args=["ARM-A"])).content.decode().split('data-testid="items"')[1]
+    assert 'data-state="lost"' in shelf and 'data-state="in_armory"' not in shelf
+
+
+def test_an_item_in_maintenance_offers_no_issue_either(client, world, workshop):
+    item = make_item(world.armory_a, world.alice, serial="AK-IN-WS")
+    maintenance.send(item=item, workshop=workshop, actor=world.alice, reason="Sights loose")
+    html = login(client, world.alice).get(reverse("item-page", args=[item.pk])).content.decode()
+    assert f"{reverse('custody-issue')}?serial=" not in html
+    assert "Not issued from here: In maintenance at Workshop A." in html
+    serviceable = make_item(world.armory_a, world.alice, serial="AK-READY")
+    html = client.get(reverse("item-page", args=[serviceable.pk])).content.decode()
+    assert f"{reverse('custody-issue')}?serial=AK-READY" in html and 'data-testid="not-issuable"' not in html
+
+
+def test_a_lost_item_shows_as_reported_lost_on_the_member_page_without_return_or_hand_over(client, world):
+    item = make_item(world.armory_a, world.alice, serial="AK-GONE")
+    services.issue(item=item, member=world.bob_member, actor=world.alice)
+    losses.open_case(item=item, kind="lost", circumstances="Not back from patrol.", place="Sector 2",
+                     occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice)  # fmt: skip
+    html = login(client, world.alice).get(reverse("member-page", args=[world.bob_member.member_no])).content.decode()
+    holdings = html.split('data-testid="holdings"')[1].split("</table>")[0]
+    assert "AK-GONE" in holdings and "reported lost" in holdings and 'data-state="issued"' not in holdings
+    assert reverse("custody-return") not in holdings and reverse("custody-transfer") not in holdings
 
 
 def _fill_armory(world, count):

@@ -276,3 +276,45 @@ def test_a_scan_runs_a_bounded_number_of_queries(armorer, world, django_assert_m
     with django_assert_max_num_queries(20):
         response = scan(armorer, kit.serial_number, member=world.bob_member.member_no)
     assert response.context["counter"].asking_pin
+
+
+def test_the_member_panel_shows_a_lost_item_as_reported_lost(armorer, world):
+    gone = make_item(world.armory_a, world.alice, serial="AK-C-GONE")
+    kept = make_item(world.armory_a, world.alice, serial="AK-C-KEPT")
+    for item in (gone, kept):
+        services.issue(item=item, member=world.bob_member, actor=world.alice)
+    losses.open_case(item=gone, kind="stolen", circumstances="Taken from the car.", place="Car park",
+                     occurred_at=timezone.now() - timedelta(hours=2), actor=world.alice)  # fmt: skip
+    response = armorer.get(reverse("counter"), {"member": world.bob_member.member_no})
+    assert {item.serial_number: item.open_loss_kind for item in response.context["holdings"]} == {
+        "AK-C-GONE": "stolen", "AK-C-KEPT": None,
+    }  # fmt: skip
+    panel = response.content.decode().split('data-testid="counter-member"')[1]
+    rows = {row.split('class="serial"')[1].split("</a>")[0].split(">")[-1]: row
+            for row in panel.split("<tr>")[2:]}  # fmt: skip
+    assert 'data-state="lost"' in rows["AK-C-GONE"] and "reported stolen" in rows["AK-C-GONE"]
+    assert 'data-state="issued"' not in rows["AK-C-GONE"]
+    assert 'data-state="issued"' in rows["AK-C-KEPT"]
+
+
+def test_a_member_frozen_after_the_scan_is_refused_before_the_pin_is_checked(armorer, world, pins_required):
+    rifle = make_item(world.armory_a, world.alice, serial="AK-C-WAIT")
+    bob_no = world.bob_member.member_no
+    assert scan(armorer, "AK-C-WAIT", member=bob_no).context["counter"].asking_pin
+    earlier = make_item(world.armory_a, world.alice, serial="AK-C-EARLIER")
+    services.issue(
+        item=earlier,
+        member=world.bob_member,
+        actor=world.alice,
+        receiver=handover.confirm(member=world.bob_member, pin=PIN, actor=world.alice, purpose="issue"),
+    )
+    losses.open_case(item=earlier, kind="lost", circumstances="Not back from patrol.", place="Sector 2",
+                     occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice)  # fmt: skip
+    HandoverAttempt.objects.all().delete()
+
+    response = type_pin(armorer, PIN, member=bob_no, item=rifle.pk)
+
+    assert response.status_code == 409 and "member_frozen" in response.content.decode()
+    assert not response.context["counter"].asking_pin  # back to scanning: a PIN would not help
+    assert not HandoverAttempt.objects.exists()  # the PIN was not tried
+    assert not LedgerEvent.objects.filter(item=rifle, kind="issue").exists()

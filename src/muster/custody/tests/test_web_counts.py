@@ -1,4 +1,5 @@
-"""Counts on the web: the armory's count panel, starting, scanning (htmx), submitting, resolving, signing."""
+"""Counts on the web: the armory's count panel and history, starting, scanning (htmx), submitting, resolving (with
+the page's tally kept current out of band), signing."""
 
 from datetime import timedelta
 
@@ -10,7 +11,8 @@ from django.utils import timezone
 
 from muster.core.errors import Refused
 from muster.custody import counts, services
-from muster.custody.models import Count, CountPolicy, CountScan, Discrepancy, LossCase
+from muster.custody.models import Count, CountScan, Discrepancy, LossCase
+from muster.custody.policy import set_unit_policy
 from muster.custody.testing import make_item
 
 pytestmark = pytest.mark.django_db
@@ -80,13 +82,15 @@ def test_only_the_units_armorers_and_duty_officers_start_counts(client, world, w
 
 
 def test_the_history_page_reads_a_flat_number_of_queries(client, world, shelf):
-    CountPolicy.objects.create(armory=world.armory_a, counter_rotates=False, second_signature=False)
+    set_unit_policy(unit=world.unit_a, actor=world.dave, counter_rotates=False, second_signature=False)
     client.force_login(world.alice)
 
     def one_count():
         count = started(world)
         counts.scan(count=count, code="A-0", actor=world.alice)
-        counts.submit(count=count, actor=world.alice)
+        for missing in counts.submit(count=count, actor=world.alice):  # A-1 and A-2, scanned back: the count closes
+            counts.resolve(discrepancy=missing, actor=world.alice, explanation="On the cleaning bench",
+                           scanned_code=missing.item.serial_number)  # fmt: skip
 
     one_count()
     with CaptureQueriesContext(connection) as few:
@@ -97,6 +101,49 @@ def test_the_history_page_reads_a_flat_number_of_queries(client, world, shelf):
         response = client.get(reverse("armory-counts", args=["ARM-A"]))
     assert len(response.context["page_obj"]) == 7 and response.context["page_obj"][0].discrepancy_total == 2
     assert len(many) == len(few)
+
+
+def test_the_history_counts_each_discrepancy_once_however_many_scans(client, world, shelf):
+    """The tallies join scans and discrepancies in one query; counted without distinct, 4 scans × 1 discrepancy
+    showed 4 discrepancies (the demo's count of 2026-11-16 showed 57 instead of 1)."""
+    count = started(world)
+    for code in ("A-0", "A-1", "A-2", "A-2"):
+        counts.scan(count=count, code=code, actor=world.alice)
+    (duplicate,) = counts.submit(count=count, actor=world.alice)
+    assert duplicate.kind == "duplicate"
+    client.force_login(world.dave)
+    response = client.get(reverse("armory-counts", args=["ARM-A"]))
+    (row,) = response.context["page_obj"]
+    assert (row.scan_total, row.discrepancy_total, row.unresolved_total) == (4, 1, 1)
+    assert 'data-testid="discrepancy-total">1 <span class="badge text-bg-danger">1 unresolved</span>' in (
+        response.content.decode()
+    )
+    counts.resolve(discrepancy=duplicate, actor=world.dave, explanation="A-2 was scanned twice by mistake")
+    counts.sign(count=count, actor=world.dave)
+    panel = client.get(reverse("armory-counts", args=["ARM-A"]), **HTMX)
+    assert panel.context["last_count"].discrepancy_total == 1
+    assert "· 1 discrepancy</dd>" in panel.content.decode()
+
+
+def test_the_panel_shows_the_units_count_rules_and_links_its_policy(client, world, shelf):
+    set_unit_policy(unit=world.unit_a, actor=world.dave, count_frequency="daily", second_signature=False)
+    client.force_login(world.alice)
+    panel = client.get(reverse("armory-counts", args=["ARM-A"]), **HTMX)
+    rules = panel.context["rules"]
+    assert (rules.frequency, rules.counter_rotates, rules.second_signature) == ("daily", True, False)
+    html = panel.content.decode()
+    assert "Daily · the counter rotates · no second signature" in html
+    assert reverse("unit-custody-policy", args=["A"]) in html
+
+
+def test_it_refuses_to_start_while_an_earlier_count_is_unresolved(client, world, shelf):
+    count = started(world)
+    assert len(counts.submit(count=count, actor=world.alice)) == 3  # nothing scanned: three missing
+    Count.objects.filter(pk=count.pk).update(status="closed", signed_by=world.dave, signed_at=timezone.now())
+    client.force_login(world.frank)
+    response = client.post(reverse("armory-counts", args=["ARM-A"]))
+    assert response.status_code == 409 and "discrepancies_unresolved" in response.content.decode()
+    assert Count.objects.count() == 1 and Discrepancy.objects.filter(resolution="").count() == 3
 
 
 # --- scanning ---------------------------------------------------------------------------------------------------------
@@ -197,14 +244,80 @@ def test_only_the_counter_submits(client, world, shelf):
     assert Count.objects.get().status == "submitted"
 
 
-def test_it_resolves_a_missing_item_as_found(client, world, shelf):
+def test_it_resolves_a_missing_item_as_found_by_scanning_it_back(client, world, shelf):
+    count = submitted(client, world, shelf)
+    missing = Discrepancy.objects.get(count=count)
+    url = reverse("count-resolve", args=[count.pk, missing.pk])
+    data = {"explanation": "Was on the cleaning bench", "scanned_code": "A-2"}
+    response = client.post(url, data, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "Found / explained" in html and 'data-testid="scanned-back"' in html
+    missing.refresh_from_db()
+    rescan = CountScan.objects.get(rescan=True)
+    assert (missing.resolution, missing.resolved_by, missing.loss_case, missing.found_scan) == (
+        "found", world.alice, None, rescan,
+    )  # fmt: skip
+    assert (rescan.item, rescan.scanned_by) == (shelf[2], world.alice)
+
+
+def test_it_refuses_to_call_a_missing_item_found_without_scanning_it(client, world, shelf):
     count = submitted(client, world, shelf)
     missing = Discrepancy.objects.get(count=count)
     url = reverse("count-resolve", args=[count.pk, missing.pk])
     response = client.post(url, {"explanation": "Was on the cleaning bench"}, **HTMX)
-    assert response.status_code == 200 and "Found / explained" in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 409 and "found_needs_rescan" in html and f'id="discrepancy-{missing.pk}"' in html
     missing.refresh_from_db()
-    assert (missing.resolution, missing.resolved_by, missing.loss_case) == ("found", world.alice, None)
+    assert missing.resolution == "" and not CountScan.objects.filter(rescan=True).exists()
+
+
+def test_it_refuses_a_short_explanation_with_its_code(client, world, shelf):
+    count = submitted(client, world, shelf)
+    missing = Discrepancy.objects.get(count=count)
+    url = reverse("count-resolve", args=[count.pk, missing.pk])
+    response = client.post(url, {"explanation": "found", "scanned_code": "A-2"}, **HTMX)
+    assert response.status_code == 400 and "explanation_missing" in response.content.decode()
+    missing.refresh_from_db()
+    assert missing.resolution == "" and not CountScan.objects.filter(rescan=True).exists()
+
+
+def test_an_htmx_resolve_updates_the_tally_status_and_buttons_out_of_band(client, world, shelf):
+    count = submitted(client, world, shelf, codes=("A-0", "A-0", "A-1"))  # A-0 twice, A-2 missing
+    duplicate, missing = (Discrepancy.objects.get(count=count, kind=kind) for kind in ("duplicate", "missing"))
+    client.force_login(world.dave)
+    page = client.get(reverse("count-page", args=[count.pk])).content.decode()
+    assert "2 unresolved of 2" in page and 'data-testid="awaiting-resolution"' in page
+    assert 'data-testid="sign-count"' not in page
+    first = client.post(reverse("count-resolve", args=[count.pk, duplicate.pk]),
+                        {"explanation": "A-0 scanned twice by mistake"}, **HTMX)  # fmt: skip
+    html = first.content.decode()
+    assert first.status_code == 200 and first.templates[0].name == "custody/_count_resolved.html"
+    assert '<span id="count-unresolved" class="small text-secondary" data-testid="unresolved" hx-swap-oob="true">' \
+        "1 unresolved of 2</span>" in html  # fmt: skip
+    assert 'id="count-actions"' in html and 'data-testid="sign-count"' not in html
+    last = client.post(reverse("count-resolve", args=[count.pk, missing.pk]),
+                       {"explanation": "Behind the rack, scanned", "scanned_code": "A-2"}, **HTMX)  # fmt: skip
+    html = last.content.decode()
+    assert "0 unresolved of 2</span>" in html
+    actions = html.split('id="count-actions"')[1]
+    assert 'hx-swap-oob="true"' in actions.split(">")[0] and 'data-testid="sign-count"' in actions
+    assert 'id="count-scans" hx-swap-oob="true"' in html and 'data-testid="rescan"' in html
+    assert Discrepancy.objects.filter(count=count, resolution="").count() == 0
+
+
+def test_an_htmx_resolve_that_closes_the_count_shows_it_closed(client, world, shelf):
+    set_unit_policy(unit=world.unit_a, actor=world.dave, second_signature=False)
+    count = submitted(client, world, shelf)
+    missing = Discrepancy.objects.get(count=count)
+    response = client.post(reverse("count-resolve", args=[count.pk, missing.pk]),
+                           {"explanation": "Behind the rack, scanned", "scanned_code": "A-2"}, **HTMX)  # fmt: skip
+    html = response.content.decode()
+    assert (
+        'id="count-status" class="badge text-bg-secondary" data-testid="count-status" hx-swap-oob="true">Signed' in html
+    )
+    assert "0 unresolved of 1" in html
+    count.refresh_from_db()
+    assert count.status == "closed"
 
 
 def test_it_resolves_a_missing_item_by_opening_a_loss_case(client, world, shelf):
@@ -252,12 +365,17 @@ def test_a_discrepancy_of_another_count_is_not_found(client, world, shelf):
     assert Discrepancy.objects.get(pk=missing.pk).resolution == ""
 
 
-def test_a_second_person_signs(client, world, shelf):
+def test_a_second_person_signs_once_every_discrepancy_is_resolved(client, world, shelf):
     count = submitted(client, world, shelf)
     refused = client.post(reverse("count-sign", args=[count.pk]))
     assert refused.status_code == 409 and "same_signer" in refused.content.decode()
-    assert Count.objects.get(pk=count.pk).status == "submitted"
     client.force_login(world.dave)
+    assert not client.get(reverse("count-page", args=[count.pk])).context["can_sign"]
+    unresolved = client.post(reverse("count-sign", args=[count.pk]))
+    assert unresolved.status_code == 409 and "discrepancies_unresolved" in unresolved.content.decode()
+    assert Count.objects.get(pk=count.pk).status == "submitted"
+    counts.resolve(discrepancy=Discrepancy.objects.get(count=count), actor=world.dave,
+                   explanation="Behind the rack, scanned", scanned_code="A-2")  # fmt: skip
     assert client.get(reverse("count-page", args=[count.pk])).context["can_sign"]
     assert client.post(reverse("count-sign", args=[count.pk])).status_code == 302
     count.refresh_from_db()

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from muster.core.testing import PASSWORD, make_account, make_member
-from muster.custody import handover, services
+from muster.custody import handover, losses, services
 from muster.custody.models import HandoverAttempt, HandoverPin, HolderKind, LedgerEvent
 from muster.custody.testing import make_item, make_item_type
 from muster.custody.tests.test_web import HTMX, ledger_state, login
@@ -322,8 +322,102 @@ def test_it_refuses_a_transfer_with_its_code_and_changes_nothing(client, world, 
     assert item.holder_member == world.bob_member
     if case == "giver_pin_wrong":  # the receiver is not asked once the giver failed
         assert attempts() == [(world.bob_member.pk, False, "transfer", actor.pk)]
-    if case == "item_not_issued":  # nobody holds it: no PIN is checked at all
+    if field is None:  # a rule refused it: the rules are checked before any PIN, so none was tried or logged
         assert attempts() == []
+
+
+def freeze(world, member, pin):
+    """An open loss case naming `member` as the last custodian: the gate refuses them everything (member_frozen)."""
+    item = issue_to(world, member, pin, serial=f"LOST-{member.pk}")
+    losses.open_case(item=item, kind="lost", circumstances="Not back from patrol.", place="Sector 2",
+                     occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice)  # fmt: skip
+    HandoverAttempt.objects.all().delete()
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
+def test_a_transfer_to_a_frozen_member_is_refused_before_any_pin_is_checked(client, world, pins, carl, headers):
+    item = issue_to(world, world.bob_member, BOB_PIN, serial="AK-FROZEN-T")
+    freeze(world, carl, CARL_PIN)
+    before = ledger_state()
+    response = login(client, world.frank).post(
+        reverse("custody-transfer"), transfer_data(item, carl, BOB_PIN, CARL_PIN), **headers
+    )
+    assert response.status_code == 409
+    assert any("[member_frozen]" in error for error in response.context["form"].non_field_errors())
+    assert ledger_state() == before
+    assert attempts() == []  # neither PIN was tried, logged or counted towards a lockout
+    assert list(HandoverPin.objects.order_by("member_id").values_list("failures", flat=True)) == [0, 0, 0]
+
+
+def test_a_wrong_pin_for_a_transfer_the_rules_refuse_does_not_count_towards_the_lockout(client, world, pins, carl):
+    item = issue_to(world, world.bob_member, BOB_PIN, serial="AK-FROZEN-L")
+    freeze(world, carl, CARL_PIN)
+    login(client, world.frank)
+    for _ in range(6):  # more than the lockout allows, all refused by the rules first
+        response = client.post(reverse("custody-transfer"), transfer_data(item, carl, "9051", "9051"))
+        assert response.status_code == 409 and "[member_frozen]" in response.content.decode()
+    assert attempts() == []
+    assert not HandoverPin.objects.filter(locked_until__isnull=False).exists()
+
+
+@pytest.fixture
+def in_workshop(world):
+    from muster.custody import maintenance
+    from muster.custody.models import Armory
+
+    workshop = Armory.objects.create(code="WS-A", name="Workshop A", unit=world.unit_a, kind=Armory.Kind.WORKSHOP)
+    item = make_item(world.armory_a, world.alice, serial="AK-WS")
+    maintenance.send(item=item, workshop=workshop, actor=world.alice, reason="Sights loose")
+    return item
+
+
+def _issue_refusals(world, carl):
+    """case → (serial, member, extra form data, status, code): issues the rules refuse whatever PIN is typed."""
+    damaged = make_item(world.armory_a, world.alice, serial="AK-DAMAGED")
+    losses.open_case(item=damaged, kind="damaged", circumstances="Barrel bent.", place="Arms room A",
+                     occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice)  # fmt: skip
+    make_item(world.armory_a, world.alice, serial="AK-FREE")
+    freeze(world, world.bob_member, BOB_PIN)
+    make_account("cobb", roles=[(Role.COMMANDER, world.unit_b)])  # a commander, but of another unit
+    countersign = {"override_commander": "cobb", "override_password": PASSWORD,
+                   "override_reason": "range qualification tomorrow, supervised"}  # fmt: skip
+    return {
+        "member_frozen": ("AK-FREE", world.bob_member, {}, 409, "member_frozen"),
+        "item_lost": ("AK-DAMAGED", carl, {}, 409, "item_lost"),
+        "item_in_maintenance": ("AK-WS", carl, {}, 409, "item_in_maintenance"),
+        "member_not_qualified": ("AK12-PIN", carl, {}, 409, "member_not_qualified"),
+        "override_not_commander": ("AK12-PIN", carl, countersign, 403, "override_not_commander"),
+        "due_in_past": ("AK-FREE", carl, {"due_at": (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")},
+                        400, "due_in_past"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["member_frozen", "item_lost", "item_in_maintenance", "member_not_qualified", "override_not_commander",
+     "due_in_past"],
+)  # fmt: skip
+def test_an_issue_the_rules_refuse_checks_no_pin(client, world, pins, carl, guarded_rifle, in_workshop, case):
+    serial, member, extra, status, code = _issue_refusals(world, carl)[case]
+    pin = BOB_PIN if member == world.bob_member else CARL_PIN
+    before = ledger_state()
+    response = login(client, world.alice).post(
+        reverse("custody-issue"), {"serial": serial, "member_no": member.member_no, "pin": pin, **extra}
+    )
+    assert response.status_code == status
+    assert f"[{code}]" in response.content.decode()
+    assert ledger_state() == before
+    assert attempts() == []  # the PIN was not tried: nothing logged, nothing counted
+
+
+def test_the_pin_is_checked_once_the_rules_pass(client, world, pins, carl):
+    """The rules go first, and then the PIN still decides: a wrong one is logged and refused."""
+    make_item(world.armory_a, world.alice, serial="AK-ORDER")
+    response = login(client, world.alice).post(
+        reverse("custody-issue"), {"serial": "AK-ORDER", "member_no": carl.member_no, "pin": "9051"}
+    )
+    assert response.status_code == 409 and "[pin_wrong]" in response.context["form"].errors["pin"][0]
+    assert attempts() == [(carl.pk, False, "issue", world.alice.pk)]
 
 
 # --- transfers in the ledger history -------------------------------------------------------------------------------

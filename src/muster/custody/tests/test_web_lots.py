@@ -341,3 +341,96 @@ def test_only_the_lots_armorers_move_it(client, world, issued):
         assert as_user(client, world.bob).post(reverse(name, args=[issued.pk]), {}).status_code == 403
     assert as_user(client, world.alice).get(reverse("lot-settle", args=[issued.pk])).status_code == 200
     assert lot_events(issued) == 2
+
+
+# --- what the lot page says ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "code"), [("frozen", "member_frozen"), ("recalled", "lot_recalled"), ("too_many", "insufficient_quantity")]
+)
+def test_a_lot_issue_the_rules_refuse_checks_no_pin(client, world, lot, settings, case, code):
+    from muster.custody.models import HandoverAttempt
+
+    settings.MUSTER_REQUIRE_HANDOVER_PIN = True
+    handover.set_pin(member=world.bob_member, pin="4071", actor=world.alice)
+    if case == "frozen":
+        lots.issue(
+            lot=lot,
+            member=world.bob_member,
+            quantity=5,
+            actor=world.alice,
+            receiver=handover.confirm(member=world.bob_member, pin="4071", actor=world.alice, purpose="x"),
+        )
+        lots.report_loss(
+            lot=lot,
+            member=world.bob_member,
+            quantity=5,
+            kind="lost",
+            circumstances="Pouch torn",
+            place="Range",
+            occurred_at=timezone.now() - timedelta(hours=1),
+            actor=world.alice,
+        )
+    elif case == "recalled":
+        lots.recall(lot=lot, actor=world.dave, reason="Misfires reported")
+    HandoverAttempt.objects.all().delete()
+    events = lot_events(lot)
+    response = post(as_user(client, world.alice), "lot-issue", lot.pk,
+                    {"member_no": world.bob_member.member_no, "quantity": 2000 if case == "too_many" else 10,
+                     "pin": "4071"})  # fmt: skip
+    assert response.status_code == 409 and f"[{code}]".encode() in response.content
+    assert lot_events(lot) == events and held(lot, world.bob_member) == 0
+    assert not HandoverAttempt.objects.exists()  # the PIN was never tried
+
+
+def test_the_ledger_spans_the_page_and_names_the_session_an_expenditure_was_for(client, world, issued):
+    session = training.schedule_session(
+        course=make_course("range-day", grants=[make_qualification("range-day")]), unit=world.unit_a,
+        starts_at=timezone.now() + timedelta(days=1), place="Range 2", actor=world.dave,
+    )  # fmt: skip
+    lots.expend(lot=issued, member=world.bob_member, quantity=50, actor=world.alice,
+                expenditure=lots.Expenditure("training_session", str(session.pk)))  # fmt: skip
+    lots.expend(lot=issued, armory=world.armory_a, quantity=10, actor=world.alice,
+                expenditure=lots.Expenditure("disposal", "DC-4"))  # fmt: skip
+    response = as_user(client, world.alice).get(reverse("lot-page", args=[issued.pk]))
+    html = response.content.decode()
+    # The ledger is a full-width card after the two columns (holders | movement forms), not squeezed into the first.
+    assert html.index('data-testid="lot-actions"') < html.index('data-testid="lot-ledger"')
+    # From inside the totals row to the ledger card's own opening tag: every column is closed before the ledger.
+    columns = html.split('data-testid="lot-totals"')[1].split('data-testid="lot-ledger"')[0]
+    assert columns.count("<div") == columns.count("</div>")
+    ledger = html.split('data-testid="lot-ledger"')[1]
+    assert ">By<" in ledger and ">Reason<" in ledger
+    session_url = reverse("training-session", args=[session.pk])
+    assert f'for <a href="{session_url}">Training session #{session.pk}</a>' in ledger
+    assert "for Disposal (armory stock) DC-4" in ledger
+    assert "training_session" not in ledger
+
+
+def test_a_settlement_shortfall_is_labelled_as_such(client, world, issued):
+    as_user(client, world.alice)
+    response = post(client, "lot-settle", issued.pk, {"member_no": world.bob_member.member_no, "returned": 100,
+                                                      "expended": 0})  # fmt: skip
+    case = LossCase.objects.get(lot=issued)
+    assert (case.kind, case.quantity) == ("unaccounted", 20)
+    page = client.get(response.url).content.decode()
+    assert "settled with a shortfall of 20" in page
+    cases = page.split('data-testid="lot-cases"')[1].split("</ul>")[0]
+    assert "Settlement shortfall" in cases and "count discrepancy" not in cases
+    ledger = page.split('data-testid="lot-events"')[1]
+    assert "Settlement shortfall: 20 of" in ledger and "count discrepancy" not in ledger
+    for url in (reverse("loss-page", args=[case.pk]), reverse("loss-index"), reverse("unit-dashboard", args=["A"])):
+        shown = client.get(url).content.decode()
+        assert "Settlement shortfall" in shown and "count discrepancy" not in shown, url
+
+
+def test_the_lot_loss_form_reports_what_happened_not_a_count_discrepancy(client, world, issued):
+    form = as_user(client, world.alice).get(reverse("lot-loss", args=[issued.pk])).context["form"]
+    assert [value for value, _ in form.fields["kind"].choices] == ["lost", "stolen", "damaged"]
+    refused = post(client, "lot-loss", issued.pk, {
+        "member_no": world.bob_member.member_no, "quantity": 1, "kind": "unaccounted", "circumstances": "Short",
+        "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"), "place": "Store",
+    })  # fmt: skip
+    assert refused.status_code == 400 and refused.context["form"].errors["kind"]
+    assert not LossCase.objects.exists()

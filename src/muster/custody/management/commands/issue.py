@@ -71,7 +71,8 @@ class Command(MusterCommand):
         due = self.run(lambda: parse_due(options["due"])) if options["due"] else None
         item = self.run(lambda: queries.find_item(actor, options["serial"], item_type_id=options["item_type"]))
         member = self.run(lambda: queries.find_member(actor, options["member_no"]))
-        self.run(lambda: services.refuse_self_issue(actor=actor, member=member))  # before anyone types a PIN
+        # Every rule first: a PIN typed for an issue that cannot happen would be logged and count towards the lockout.
+        self.run(lambda: services.precheck_issue(item=item, member=member, actor=actor, due_at=due))
         pin = options["pin"]
         if settings.MUSTER_REQUIRE_HANDOVER_PIN:
             pin = ask_pin(member, pin, role="Receiver")
