@@ -11,15 +11,14 @@ another unit, still counts where it is homed.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from muster.core.errors import NotFound
-from muster.custody import counts
+from muster.custody import counts, tallies
 from muster.custody.count_models import Count as ArmoryCount
 from muster.custody.lot_models import LotBalance
-from muster.custody.models import Armory, ArmoryTally, HolderKind, Item, LedgerEvent, LossCase, Recall
+from muster.custody.models import Armory, ArmoryTally, HolderKind, Item, LossCase, Recall
 from muster.members import scope
 from muster.members.models import Account, Unit
 
@@ -195,35 +194,15 @@ def open_loss_cases(armories: QuerySet[Armory]) -> QuerySet[LossCase]:
     )
 
 
-def items_out_series(items: QuerySet[Item], *, days: int, now: datetime, out_now: int) -> list[DayPoint]:
-    """How many of these items members held at the end of each of the last `days` days (today: now).
+def items_out_series(armories: QuerySet[Armory], *, days: int, now: datetime, out_now: int) -> list[DayPoint]:
+    """How many items of these armories members held at the end of each of the last `days` days (today: now).
 
-    Only events that move an item between an armory and a member change that number: an issue (armory → member)
-    adds one, a return or a recovery from a member (member → armory) takes one away; a transfer (member → member),
-    a loss (the holder stays), maintenance (armory → armory) and registration change nothing. So one grouped query
-    sums, per local day, +1 for every armory → member event and −1 for every member → armory event of these items
-    since the first day began; starting from the number held now, each earlier day's figure is the next day's
-    minus that next day's net change.
+    Only events that move an item between an armory and a member change that number (tallies.day_nets sums them
+    per day: +1 armory → member, −1 member → armory). Starting from the number held now, each earlier day's figure
+    is the next day's minus that next day's net change.
     """
     today = timezone.localdate(now)
-    first = today - timedelta(days=days - 1)
-    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    change = Case(
-        When(from_kind=HolderKind.ARMORY, to_kind=HolderKind.MEMBER, then=Value(1)),
-        When(from_kind=HolderKind.MEMBER, to_kind=HolderKind.ARMORY, then=Value(-1)),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    net = dict(
-        LedgerEvent.objects.filter(item__in=items.values("pk"), recorded_at__gte=start)
-        .exclude(from_kind=None)
-        .exclude(from_kind=F("to_kind"))
-        .annotate(day=TruncDate("recorded_at", tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(net=Sum(change))
-        .order_by()
-        .values_list("day", "net")
-    )
+    net = tallies.day_nets(armories, today - timedelta(days=days - 1), now)
     points = []
     out = out_now
     for offset in range(days):
@@ -280,7 +259,7 @@ def build(armories: QuerySet[Armory], *, days: int, now: datetime | None = None)
         recalls_total=recalls.count(),
         loss_cases=list(cases[:LIST_LIMIT]),
         loss_cases_total=cases.count(),
-        series=items_out_series(items, days=days, now=now, out_now=states.held_by_members),
+        series=items_out_series(armories, days=days, now=now, out_now=states.held_by_members),
         by_armory=by_armory,
         overdue_lots=list(late_lots[:LIST_LIMIT]),
         overdue_lots_total=late_lots.count(),

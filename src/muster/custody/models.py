@@ -520,4 +520,4 @@ class LotOverdueNotice(models.Model):
 from muster.custody.count_models import Count, CountPolicy, CountScan, Discrepancy  # noqa: E402, F401 (one app, two files)
 from muster.custody.lot_models import Lot, LotBalance  # noqa: E402, F401
 from muster.custody.policy_models import UnitPolicy  # noqa: E402, F401
-from muster.custody.tally_models import ArmoryTally  # noqa: E402, F401
+from muster.custody.tally_models import ArmoryDayNet, ArmoryTally, DayNetCounted  # noqa: E402, F401

@@ -27,3 +27,34 @@ class ArmoryTally(models.Model):
 
     def __str__(self) -> str:
         return f"armory {self.home_armory_id}: {self.items} held by {self.holder_kind} {self.holder_armory_id}"
+
+
+class ArmoryDayNet(models.Model):
+    """How many more items of a home armory members held at the end of a past day than at its start (issues and
+    recoveries from members minus returns), for the dashboard's chart. Days before today never change (the ledger
+    is append-only), so each is counted once from the ledger and kept (custody.tallies.day_nets)."""
+
+    home_armory = models.ForeignKey("custody.Armory", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    net = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["home_armory", "day"], name="armory_day_net_once")]
+        indexes = [models.Index(fields=["day", "home_armory"], name="armory_day_net_by_day")]
+
+    def __str__(self) -> str:
+        return f"armory {self.home_armory_id} on {self.day}: {self.net:+d}"
+
+
+class DayNetCounted(models.Model):
+    """A past day whose nets are counted for every armory (a day with no row in ArmoryDayNet for an armory: net 0),
+    in the time zone whose midnights bound it."""
+
+    day = models.DateField()
+    zone = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "zone"], name="day_net_counted_once")]
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.zone})"

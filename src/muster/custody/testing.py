@@ -4,7 +4,18 @@ from django.db import connection
 
 from muster.custody import services, triggers
 from muster.custody.ledger import GENESIS_HASH
-from muster.custody.models import Armory, ArmoryTally, Item, ItemType, LedgerEvent, LedgerHead, Lot, LotBalance
+from muster.custody.models import (
+    Armory,
+    ArmoryDayNet,
+    ArmoryTally,
+    DayNetCounted,
+    Item,
+    ItemType,
+    LedgerEvent,
+    LedgerHead,
+    Lot,
+    LotBalance,
+)
 from muster.members.models import Account
 
 _serials = iter(range(10_000, 10_000_000))
@@ -54,6 +65,8 @@ def purge_ledger() -> None:
         LotBalance.objects.all().delete()
         Lot.objects.all().delete()
         ArmoryTally.objects.all().delete()  # its triggers are off with the others
+        ArmoryDayNet.objects.all().delete()  # counted from the events just deleted
+        DayNetCounted.objects.all().delete()
         LedgerHead.objects.update_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
     finally:
         triggers.install(connection)

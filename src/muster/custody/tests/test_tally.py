@@ -3,6 +3,7 @@ read from it equal a plain count of the items."""
 
 import random
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -137,3 +138,69 @@ def test_the_dashboard_reads_the_same_number_of_queries_for_any_number_of_items(
         item = make_item(world.armory_a, world.alice)
         services.issue(item=item, member=world.bob_member, actor=world.alice)
     assert queries() == few == 3
+
+
+# --- the chart's kept daily nets ------------------------------------------------------------------------------------
+
+
+def _midnight(day):
+    from datetime import datetime, time
+
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def test_past_days_are_counted_once_and_kept_and_today_is_read_live(world):
+    from muster.custody.tally_models import ArmoryDayNet, DayNetCounted
+
+    today = timezone.localdate()
+    rifles = [make_item(world.armory_a, world.alice) for _ in range(3)]
+    with mock.patch(
+        "django.utils.timezone.now", return_value=_midnight(today - timedelta(days=3)) + timedelta(hours=9)
+    ):
+        services.issue(item=rifles[0], member=world.bob_member, actor=world.alice)
+        services.issue(item=rifles[1], member=world.bob_member, actor=world.alice)
+    services.issue(item=rifles[2], member=world.bob_member, actor=world.alice)
+    armories = Armory.objects.filter(pk=world.armory_a.pk)
+    now = timezone.now()
+    first = dashboard.items_out_series(armories, days=7, now=now, out_now=3)
+    assert [point.out for point in first] == [0, 0, 0, 2, 2, 2, 3]
+    assert ArmoryDayNet.objects.get().net == 2  # the day of the two issues; today is not kept
+    counted = set(DayNetCounted.objects.values_list("day", flat=True))
+    assert today not in counted and today - timedelta(days=1) in counted and len(counted) == 6
+
+    def queries() -> int:
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            again = dashboard.items_out_series(armories, days=7, now=now, out_now=3)
+        assert again == first
+        return len(captured)
+
+    assert queries() == 3  # counted days, their kept nets, today's events: nothing counted again
+
+
+def test_a_day_is_kept_only_once_its_midnight_is_safely_past(world):
+    from muster.custody.tally_models import DayNetCounted
+
+    today = timezone.localdate()
+    rifle = make_item(world.armory_a, world.alice)
+    with mock.patch("django.utils.timezone.now", return_value=_midnight(today) - timedelta(seconds=30)):
+        services.issue(item=rifle, member=world.bob_member, actor=world.alice)  # 23:59:30 yesterday
+    just_after_midnight = _midnight(today) + timedelta(minutes=2)
+    series = dashboard.items_out_series(Armory.objects.all(), days=3, now=just_after_midnight, out_now=1)
+    assert [point.out for point in series] == [0, 1, 1]
+    assert today - timedelta(days=1) not in set(DayNetCounted.objects.values_list("day", flat=True))
+
+
+def test_the_worker_keeps_yesterdays_nets_before_anyone_asks(world):
+    from muster.custody import tasks
+    from muster.custody.tally_models import ArmoryDayNet, DayNetCounted
+
+    today = timezone.localdate()
+    rifle = make_item(world.armory_a, world.alice)
+    with mock.patch("django.utils.timezone.now", return_value=_midnight(today) - timedelta(hours=3)):
+        services.issue(item=rifle, member=world.bob_member, actor=world.alice)
+    with mock.patch("django.utils.timezone.now", return_value=_midnight(today) + timedelta(hours=1)):
+        tasks.count_yesterdays_day_nets.call_local()
+    assert list(DayNetCounted.objects.values_list("day", flat=True)) == [today - timedelta(days=1)]
+    assert ArmoryDayNet.objects.get().net == 1
