@@ -89,8 +89,12 @@ def test(options: argparse.Namespace) -> None:
     say("django checks and missing migrations")
     muster("check", "--fail-level", "WARNING")
     muster("makemigrations", "--check", "--dry-run", "-v", "1")
-    say(f"pytest on {'PostgreSQL' if os.environ.get('DATABASE_URL', '').startswith('postgres') else 'SQLite'}")
-    run(BIN / "pytest", *options.pytest_args)
+    database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+    # The whole suite runs on every core (pytest-xdist, a test database per worker); given arguments, pytest runs
+    # just what they say.
+    spread = [] if options.pytest_args else ["-n", "auto"]
+    say(f"pytest on {database}" + (", one worker per core" if spread else ""))
+    run(BIN / "pytest", *spread, *options.pytest_args)
 
 
 def main() -> None:
