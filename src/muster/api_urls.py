@@ -41,9 +41,11 @@ router.register("counts", custody_counts.CountViewSet, basename="count")
 _signed_in = {"permission_classes": [IsAuthenticated]}
 
 member = "v1/members/<str:member_no>"
-session = "v1/training-sessions/<int:pk>"
-loss_case = "v1/loss-cases/<int:pk>"
-count = "v1/counts/<int:pk>"
+# Ids in these paths are read by the views (a non-number answers 404 in JSON, like an unknown id); the views'
+# schema declares them as integers (core.api.ID_PARAMETER).
+session = "v1/training-sessions/<str:pk>"
+loss_case = "v1/loss-cases/<str:pk>"
+count = "v1/counts/<str:pk>"
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(**_signed_in), name="schema"),
@@ -92,7 +94,7 @@ urlpatterns = [
     path(f"{count}/scan", custody_counts.ScanView.as_view(), name="count-scan"),
     path(f"{count}/submit", custody_counts.SubmitView.as_view(), name="count-submit"),
     path(f"{count}/sign", custody_counts.SignView.as_view(), name="count-sign"),
-    path("v1/counts/discrepancies/<int:pk>/resolve", custody_counts.ResolveView.as_view(), name="discrepancy-resolve"),
+    path("v1/counts/discrepancies/<str:pk>/resolve", custody_counts.ResolveView.as_view(), name="discrepancy-resolve"),
     # Feature route modules (their own routers and paths, names in this namespace).
     path("v1/", include("muster.custody.api_urls_lots")),
     path("v1/", include("muster.custody.api_urls_policy")),

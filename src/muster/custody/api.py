@@ -7,12 +7,24 @@ custody.services makes the change and raises the domain errors that core.api map
 
 from django.contrib.auth import authenticate
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import parsers, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import AwareDateTimeField, ScopedViewSet, error_responses
+from muster.core.api import (
+    ID_MAX,
+    ID_PARAMETER,
+    LOOKUP_VALUE_REGEX,
+    AwareDateTimeField,
+    IdFilter,
+    JSONBodySerializer,
+    ScopedViewSet,
+    StrictLimitOffsetPagination,
+    error_responses,
+    id_field,
+)
 from muster.core.errors import NotFound, NotPermitted
 from muster.custody import handover, queries, services
 from muster.custody.filters import ItemFilterSet, LedgerFilterSet
@@ -21,7 +33,7 @@ from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEven
 from muster.members import scope
 from muster.members.models import Role
 
-_READ_ERRORS = error_responses(401)
+_LIST_ERRORS = error_responses(400, 401)  # 400: a filter or ?limit= / ?offset= that cannot be read
 _RETRIEVE_ERRORS = error_responses(401, 404)
 _WRITE_ERRORS = error_responses(400, 401, 403, 404, 409)
 
@@ -155,17 +167,36 @@ def with_parties(events):
     )
 
 
+class ApiItemFilterSet(ItemFilterSet):
+    """The item lists' filters, with the item type as a plain id: an id that names no type finds no items (the web
+    form's choice field answers 400 to it, although the schema allows any id)."""
+
+    item_type = IdFilter(field_name="item_type_id", label="Item type id")
+
+
+class ApiLedgerFilterSet(LedgerFilterSet):
+    """The ledger's filters, with ids and sequence numbers as whole numbers (the shared set reads them as decimals,
+    so ?after_seq=0.5 was taken, and a huge number was refused although the schema allows it)."""
+
+    item = IdFilter(field_name="item_id", label="Item id")
+    after_seq = IdFilter(field_name="seq", lookup_expr="gt", label="Only events after this sequence number")
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Item types", responses={200: ItemTypeSerializer, **_READ_ERRORS}),
-    retrieve=extend_schema(summary="One item type", responses={200: ItemTypeSerializer, **_RETRIEVE_ERRORS}),
+    list=extend_schema(summary="Item types", responses={200: ItemTypeSerializer, **_LIST_ERRORS}),
+    retrieve=extend_schema(
+        summary="One item type", parameters=[ID_PARAMETER], responses={200: ItemTypeSerializer, **_RETRIEVE_ERRORS}
+    ),
 )
 class ItemTypeViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ItemTypeSerializer
+    pagination_class = StrictLimitOffsetPagination
+    lookup_value_regex = LOOKUP_VALUE_REGEX
     queryset = ItemType.objects.prefetch_related("required_qualifications").order_by("category", "name", "pk")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Armories of the caller's units", responses={200: ArmorySerializer, **_READ_ERRORS}),
+    list=extend_schema(summary="Armories of the caller's units", responses={200: ArmorySerializer, **_LIST_ERRORS}),
     retrieve=extend_schema(summary="One armory, by code", responses={200: ArmorySerializer, **_RETRIEVE_ERRORS}),
 )
 class ArmoryViewSet(ScopedViewSet):
@@ -179,13 +210,15 @@ class ArmoryViewSet(ScopedViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Items homed in the caller's units (a member: the items they hold)",
-        responses={200: ItemSerializer, **_READ_ERRORS},
+        responses={200: ItemSerializer, **_LIST_ERRORS},
     ),
-    retrieve=extend_schema(summary="One item, by id", responses={200: ItemSerializer, **_RETRIEVE_ERRORS}),
+    retrieve=extend_schema(
+        summary="One item, by id", parameters=[ID_PARAMETER], responses={200: ItemSerializer, **_RETRIEVE_ERRORS}
+    ),
 )
 class ItemViewSet(ScopedViewSet):
     serializer_class = ItemSerializer
-    filterset_class = ItemFilterSet
+    filterset_class = ApiItemFilterSet
 
     def scoped_queryset(self, account):
         return (
@@ -198,15 +231,17 @@ class ItemViewSet(ScopedViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Ledger events the caller may see, oldest first (poll with after_seq)",
-        responses={200: LedgerEventSerializer, **_READ_ERRORS},
+        responses={200: LedgerEventSerializer, **_LIST_ERRORS},
     ),
     retrieve=extend_schema(
-        summary="One ledger event, by seq", responses={200: LedgerEventSerializer, **_RETRIEVE_ERRORS}
+        summary="One ledger event, by seq",
+        parameters=[OpenApiParameter("seq", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={200: LedgerEventSerializer, **_RETRIEVE_ERRORS},
     ),
 )
 class LedgerViewSet(ScopedViewSet):
     serializer_class = LedgerEventSerializer
-    filterset_class = LedgerFilterSet
+    filterset_class = ApiLedgerFilterSet
     lookup_field = "seq"
 
     def scoped_queryset(self, account):
@@ -219,9 +254,9 @@ class ItemRefField(serializers.Field):
     default_error_messages = {"invalid": "Give the item's id (a number) or its serial number (a string)."}
 
     def to_internal_value(self, data):
-        if isinstance(data, int) and not isinstance(data, bool) and data > 0:
+        if isinstance(data, int) and not isinstance(data, bool) and 0 < data <= ID_MAX:
             return data
-        if isinstance(data, str) and data.strip():
+        if isinstance(data, str) and data.strip() and "\x00" not in data:
             return data.strip()
         self.fail("invalid")
 
@@ -229,7 +264,10 @@ class ItemRefField(serializers.Field):
         return value
 
 
-extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]})(ItemRefField)
+# The string is a serial number: at least one character that is not white space (it is trimmed).
+extend_schema_field(
+    {"oneOf": [{"type": "integer", "minimum": 1, "maximum": ID_MAX}, {"type": "string", "pattern": r"\S"}]}
+)(ItemRefField)
 
 
 class PinField(serializers.CharField):
@@ -247,15 +285,13 @@ class PinField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class CustodyRequestSerializer(serializers.Serializer):
+class CustodyRequestSerializer(JSONBodySerializer):
     item = ItemRefField(help_text="The item's id (number) or serial number (string)")
-    item_type = serializers.IntegerField(
-        required=False, min_value=1, help_text="Item type id, needed when a serial number repeats across types"
-    )
+    item_type = id_field(required=False, help_text="Item type id, needed when a serial number repeats across types")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class CountersignSerializer(serializers.Serializer):
+class CountersignSerializer(JSONBodySerializer):
     """A commander's countersign, given at the armorer's desk: the commander types their own credentials."""
 
     commander = serializers.CharField(max_length=150, help_text="The countersigning commander's username")
@@ -353,6 +389,9 @@ class IssueView(CustodyActionView):
         member = queries.find_member(request.user, data["member"])
         services.refuse_self_issue(actor=request.user, member=member)  # before the PIN is checked (and logged)
         override = self.countersign(request, data["override"]) if data.get("override") else None
+        # The rules first: a refused issue must not cost the member a PIN attempt (each is logged and counted).
+        services.precheck_issue(item=item, member=member, actor=request.user, due_at=data.get("due_at"),
+                                override=override)  # fmt: skip
         receiver = None
         if data.get("pin") is not None:  # outside any transaction, so a wrong PIN is logged and counted
             receiver = handover.confirm(member=member, pin=data["pin"], actor=request.user, purpose="issue")

@@ -7,22 +7,34 @@ The lookups at the top are shared with the `muster loss` and `muster count` comm
 """
 
 import django_filters
+from django.db.models import Q
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, parsers, permissions, serializers, status
 from rest_framework.response import Response
 
-from muster.core.api import AwareDateTimeField, HoldsRole, ScopedViewSet, error_responses, holds_role, require_role
+from muster.core.api import (
+    ID_PARAMETER,
+    AwareDateTimeField,
+    HoldsRole,
+    JSONBodySerializer,
+    ScopedViewSet,
+    code_field,
+    error_responses,
+    holds_role,
+    id_field,
+    require_role,
+)
 from muster.core.errors import NotPermitted
 from muster.custody import counts, losses, maintenance, queries
 from muster.custody.api import (
+    ApiItemFilterSet,
     CustodyActionView,
     ItemBriefSerializer,
     ItemRefField,
     ItemSerializer,
     LedgerEventSerializer,
 )
-from muster.custody.filters import ItemFilterSet
 from muster.custody.models import Item, LossCase
 from muster.members import scope
 from muster.members.models import Account, Role
@@ -59,13 +71,20 @@ class LossCaseSerializer(serializers.ModelSerializer):
     quantity = serializers.IntegerField(read_only=True, allow_null=True, help_text="Of a lot: how much was lost")
     home_armory = serializers.SerializerMethodField()
     last_member = serializers.SlugRelatedField(
-        slug_field="member_no", read_only=True, help_text="The member who held it when it was lost (frozen)"
+        slug_field="member_no",
+        read_only=True,
+        allow_null=True,
+        help_text="The member who held it when it was lost (frozen); null: it was in an armory",
     )
-    last_armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    last_armory = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="The armory it was lost from; null: a member"
+    )
     opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     opened_event = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Seq of the `loss` ledger event")
-    closed_event = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Seq of the `recover` ledger event")
+    closed_event = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Seq of the `recover` ledger event; null while the case is open"
+    )
 
     class Meta:
         model = LossCase
@@ -103,30 +122,37 @@ class LossCaseSerializer(serializers.ModelSerializer):
 
 
 class LossCaseFilterSet(django_filters.FilterSet):
-    armory = django_filters.CharFilter(field_name="item__home_armory__code", label="Home armory code of the item")
+    armory = django_filters.CharFilter(method="homed_in", label="Home armory code of the item or lot")
 
     class Meta:
         model = LossCase
         fields = ["status", "kind"]
 
+    def homed_in(self, queryset, name, value):
+        return queryset.filter(Q(item__home_armory__code=value) | Q(lot__home_armory__code=value))
 
-class OpenCaseSerializer(serializers.Serializer):
+
+class OpenCaseSerializer(JSONBodySerializer):
     item = ItemRefField(help_text="The item's id (number) or serial number (string)")
-    item_type = serializers.IntegerField(required=False, min_value=1, help_text="Needed when a serial repeats")
-    # A string checked by the service (400 unknown_kind), not an enum: a second "kind" enum used by two
-    # components would make drf-spectacular name it by a hash (TODO(lead): ENUM_NAME_OVERRIDES in settings).
-    kind = serializers.CharField(max_length=16, help_text=f"One of: {', '.join(LossCase.Kind.values)}")
+    item_type = id_field(required=False, help_text="Needed when a serial repeats")
+    # Text checked by the service (400 unknown_kind); the schema lists the kinds (see core.api.code_field).
+    kind = code_field(
+        LossCase.Kind.values,
+        component="LossKindCode",
+        max_length=16,
+        help_text="What happened (400 unknown_kind otherwise)",
+    )
     circumstances = serializers.CharField(max_length=5000)
     occurred_at = AwareDateTimeField(help_text="When it happened, as far as known")
     place = serializers.CharField(max_length=300)
     police_report_no = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
 
 
-class ReportSerializer(serializers.Serializer):
+class ReportSerializer(JSONBodySerializer):
     police_report_no = serializers.CharField(max_length=64, help_text="The police (or authority) report number")
 
 
-class RecoverSerializer(serializers.Serializer):
+class RecoverSerializer(JSONBodySerializer):
     armory = serializers.CharField(max_length=32, help_text="Code of the armory the item comes back into")
     condition = serializers.ChoiceField(choices=Item.Condition.choices, required=False, help_text="Default: unchanged")
     notes = serializers.CharField(max_length=2000, help_text="How and where it was recovered")
@@ -164,7 +190,9 @@ def case_response(request, pk: int, code: int = status.HTTP_200_OK) -> Response:
         summary="Loss cases of items homed in the caller's units, newest first",
         responses={200: LossCaseSerializer, **_LIST_ERRORS},
     ),
-    retrieve=extend_schema(summary="One loss case", responses={200: LossCaseSerializer, **_RETRIEVE_ERRORS}),
+    retrieve=extend_schema(
+        summary="One loss case", parameters=[ID_PARAMETER], responses={200: LossCaseSerializer, **_RETRIEVE_ERRORS}
+    ),
 )
 class LossCaseViewSet(ScopedViewSet):
     serializer_class = LossCaseSerializer
@@ -222,6 +250,7 @@ class ReportView(CaseActionView):
     @extend_schema(
         operation_id="loss_cases_report",
         tags=["loss-cases"],
+        parameters=[ID_PARAMETER],
         summary="Record the report to the police or authorities (stops the escalation clock)",
         description="400: invalid, report_no_missing. 403: not_loss_reporter. 404: loss_case_not_found. "
         "409: case_closed.",
@@ -230,12 +259,13 @@ class ReportView(CaseActionView):
     )
     def post(self, request, pk):
         case = queries.find_loss_case(request.user, pk)
+        unit = losses.home_of(case).unit  # the item's home unit, or the lot's: a lot's case has no item
         require_role(
             request.user,
-            case.item.home_armory.unit,
+            unit,
             losses.REPORTERS,
             code="not_loss_reporter",
-            detail=f"Only staff of {case.item.home_armory.unit.code} handle this case.",
+            detail=f"Only staff of {unit.code} handle this case.",
         )
         data = self.validated(ReportSerializer)
         losses.record_report_to_authorities(case=case, police_report_no=data["police_report_no"], actor=request.user)
@@ -248,6 +278,7 @@ class RecoverView(CaseActionView):
     @extend_schema(
         operation_id="loss_cases_recover",
         tags=["loss-cases"],
+        parameters=[ID_PARAMETER],
         summary="The item is back: a `recover` ledger event brings it into an armory and closes the case",
         description="400: invalid, notes_missing, unknown_condition. 403: not_armorer (of the receiving armory's "
         "unit). 404: loss_case_not_found, armory_not_found. 409: case_closed.",
@@ -267,16 +298,16 @@ class RecoverView(CaseActionView):
 # --- maintenance ---------------------------------------------------------------------------------------------------
 
 
-class SendSerializer(serializers.Serializer):
+class SendSerializer(JSONBodySerializer):
     item = ItemRefField(help_text="The item's id (number) or serial number (string)")
-    item_type = serializers.IntegerField(required=False, min_value=1, help_text="Needed when a serial repeats")
+    item_type = id_field(required=False, help_text="Needed when a serial repeats")
     workshop = serializers.CharField(max_length=32, help_text="Code of the workshop (an armory of kind workshop)")
     reason = serializers.CharField(max_length=2000, help_text="What needs doing")
 
 
-class ReceiveSerializer(serializers.Serializer):
+class ReceiveSerializer(JSONBodySerializer):
     item = ItemRefField(help_text="The item's id (number) or serial number (string)")
-    item_type = serializers.IntegerField(required=False, min_value=1, help_text="Needed when a serial repeats")
+    item_type = id_field(required=False, help_text="Needed when a serial repeats")
     condition = serializers.ChoiceField(choices=Item.Condition.choices, help_text="Its condition after the work")
     notes = serializers.CharField(max_length=2000, allow_blank=True, help_text="What was done")
     armory = serializers.CharField(required=False, max_length=32, help_text="Store it comes back to (default: home)")
@@ -350,7 +381,7 @@ class InspectionDueSerializer(ItemSerializer):
 )
 class InspectionReportViewSet(ScopedViewSet):
     serializer_class = InspectionDueSerializer
-    filterset_class = ItemFilterSet
+    filterset_class = ApiItemFilterSet
 
     def scoped_queryset(self, account):
         items = queries.visible_items(account).select_related(

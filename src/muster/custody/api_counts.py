@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import parsers, permissions, serializers, status
 from rest_framework.response import Response
 
-from muster.core.api import ScopedViewSet, error_responses, require_role
+from muster.core.api import ID_PARAMETER, JSONBodySerializer, ScopedViewSet, error_responses, require_role
 from muster.core.errors import NotFound
 from muster.custody import counts, queries
 from muster.custody.api import ItemBriefSerializer
@@ -29,19 +29,30 @@ from muster.custody.count_models import Count, CountScan, Discrepancy
 
 
 class ScanSerializer(serializers.ModelSerializer):
-    item = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Id of the item the code matched; null: none")
+    item = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Id of the item the code matched; null: none"
+    )
 
     class Meta:
         model = CountScan
-        fields = ["id", "code", "item", "scanned_at"]
+        fields = ["id", "code", "item", "scanned_at", "rescan"]
         read_only_fields = fields
 
 
 class DiscrepancySerializer(serializers.ModelSerializer):
     item = ItemBriefSerializer(read_only=True, allow_null=True)
     count = serializers.PrimaryKeyRelatedField(read_only=True)
-    loss_case = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The loss case it became, if any")
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Blank until the discrepancy is resolved (the schema's enum would otherwise leave "" out).
+    resolution = serializers.ChoiceField(
+        choices=Discrepancy.Resolution.choices, allow_blank=True, read_only=True, help_text="Blank: not resolved yet"
+    )
+    loss_case = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The loss case it became, if any"
+    )
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    found_scan = ScanSerializer(
+        read_only=True, allow_null=True, help_text="The scan that found a missing item again, when it was found"
+    )
 
     class Meta:
         model = Discrepancy
@@ -54,6 +65,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
             "resolution",
             "explanation",
             "loss_case",
+            "found_scan",
             "resolved_by",
             "resolved_at",
         ]
@@ -62,8 +74,10 @@ class DiscrepancySerializer(serializers.ModelSerializer):
 
 class CountSerializer(serializers.ModelSerializer):
     armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    counter = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    counter = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Null until someone starts the count"
+    )
+    signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     expected = serializers.ListField(
         child=serializers.IntegerField(), read_only=True, help_text="Ids of the items the ledger placed there"
     )
@@ -98,17 +112,24 @@ class CountFilterSet(django_filters.FilterSet):
         fields = ["status"]
 
 
-class StartSerializer(serializers.Serializer):
+class StartSerializer(JSONBodySerializer):
     armory = serializers.CharField(max_length=32, help_text="Code of the armory to count")
     reason = serializers.CharField(required=False, default="on demand", max_length=200)
 
 
-class CodeSerializer(serializers.Serializer):
+class CodeSerializer(JSONBodySerializer):
     code = serializers.CharField(max_length=80, help_text="What the scanner read (an item's serial number)")
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(JSONBodySerializer):
     explanation = serializers.CharField(max_length=5000, help_text="What was found, or what happened")
+    scanned_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=80,
+        help_text="Missing items only: the item's serial number, scanned from the item in hand (it is found only so)",
+    )
     open_loss_case = serializers.BooleanField(default=False, help_text="Missing items only: open a loss case")
     place = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
@@ -116,7 +137,9 @@ class ResolveSerializer(serializers.Serializer):
 def with_results(counts_qs):
     return counts_qs.select_related("armory", "counter", "signed_by").prefetch_related(
         "scans",
-        Prefetch("discrepancies", queryset=Discrepancy.objects.select_related("item__item_type", "resolved_by")),
+        Prefetch(
+            "discrepancies", queryset=Discrepancy.objects.select_related("item__item_type", "resolved_by", "found_scan")
+        ),
     )
 
 
@@ -129,7 +152,9 @@ def count_response(request, pk: int, code: int = status.HTTP_200_OK) -> Response
         summary="Counts of the caller's armories, newest first, with scans and discrepancies",
         responses={200: CountSerializer, **_LIST_ERRORS},
     ),
-    retrieve=extend_schema(summary="One count", responses={200: CountSerializer, **_RETRIEVE_ERRORS}),
+    retrieve=extend_schema(
+        summary="One count", parameters=[ID_PARAMETER], responses={200: CountSerializer, **_RETRIEVE_ERRORS}
+    ),
 )
 class CountViewSet(ScopedViewSet):
     serializer_class = CountSerializer
@@ -167,6 +192,7 @@ class ScanView(CountActionView):
     @extend_schema(
         operation_id="counts_scan",
         tags=["counts"],
+        parameters=[ID_PARAMETER],
         summary="Record one scanned code (the counter only)",
         description="400: invalid, scan_empty. 403: not_the_counter. 404: count_not_found. 409: count_not_open.",
         request=CodeSerializer,
@@ -183,6 +209,7 @@ class SubmitView(CountActionView):
     @extend_schema(
         operation_id="counts_submit",
         tags=["counts"],
+        parameters=[ID_PARAMETER],
         summary="Close scanning and list the discrepancies (the counter only)",
         description="Closes the count at once where the armory needs no second signature. "
         "403: not_the_counter. 404: count_not_found. 409: count_not_open.",
@@ -201,6 +228,7 @@ class SignView(CountActionView):
     @extend_schema(
         operation_id="counts_sign",
         tags=["counts"],
+        parameters=[ID_PARAMETER],
         summary="Sign a submitted count as the second person (armorers, commanders, duty officers)",
         description="403: not_counter. 404: count_not_found. 409: count_not_submitted, same_signer.",
         request=None,
@@ -220,9 +248,12 @@ class ResolveView(CountActionView):
     @extend_schema(
         operation_id="counts_discrepancies_resolve",
         tags=["counts"],
+        parameters=[ID_PARAMETER],
         summary="Resolve a discrepancy: found/explained, or (a missing item) a loss case",
-        description="400: invalid, explanation_missing, not_missing. 403: not_counter, not_loss_reporter. "
-        "404: discrepancy_not_found. 409: already_resolved, item_already_lost.",
+        description="A missing item is found only by scanning it back (scanned_code), else it becomes a loss case "
+        "(open_loss_case). 400: invalid, explanation_missing, not_missing, found_or_loss_case, scan_not_the_item. "
+        "403: not_counter, not_loss_reporter. 404: discrepancy_not_found. 409: already_resolved, found_needs_rescan, "
+        "item_already_lost.",
         request=ResolveSerializer,
         responses={200: DiscrepancySerializer, **_WRITE_ERRORS},
     )
@@ -243,5 +274,7 @@ class ResolveView(CountActionView):
         )
         data = self.validated(ResolveSerializer)
         counts.resolve(discrepancy=discrepancy, actor=request.user, **data)
-        resolved = Discrepancy.objects.select_related("item__item_type", "resolved_by").get(pk=discrepancy.pk)
+        resolved = Discrepancy.objects.select_related("item__item_type", "resolved_by", "found_scan").get(
+            pk=discrepancy.pk
+        )
         return Response(DiscrepancySerializer(resolved).data)

@@ -8,7 +8,7 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import error_responses
+from muster.core.api import StrictLimitOffsetPagination, error_responses, query_value
 from muster.core.errors import Invalid
 from muster.custody import dashboard, key_register
 from muster.custody.api import HolderSerializer, ItemBriefSerializer, ItemTypeBriefSerializer, holder_data
@@ -73,13 +73,25 @@ class OverdueItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OverdueLotSerializer(serializers.Serializer):
+    """A member's quantity of a lot, past its due-back time."""
+
+    lot_number = serializers.CharField(source="lot.lot_number")
+    item_type = ItemTypeBriefSerializer(source="lot.item_type")
+    home_armory = serializers.CharField(source="lot.home_armory.code")
+    member = serializers.CharField(source="holder_member.member_no", help_text="The holder")
+    member_name = serializers.CharField(source="holder_member.full_name")
+    quantity = serializers.IntegerField()
+    due_at = serializers.DateTimeField()
+
+
 class LossCaseRowSerializer(serializers.ModelSerializer):
     item = ItemBriefSerializer(read_only=True, allow_null=True, help_text="The item; null for a lot quantity")
     lot_number = serializers.CharField(source="lot.lot_number", read_only=True, allow_null=True, default=None)
     quantity = serializers.IntegerField(read_only=True, allow_null=True, help_text="Of a lot: how much was lost")
     home_armory = serializers.SerializerMethodField()
-    last_member = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
-    last_armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    last_member = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
+    last_armory = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     kind = serializers.CharField(read_only=True, help_text=f"One of {', '.join(LossCase.Kind.values)}")
     status = serializers.CharField(read_only=True, help_text=f"One of {', '.join(LossCase.Status.values)}")
     seconds_to_deadline = serializers.SerializerMethodField(
@@ -120,6 +132,10 @@ class DashboardSerializer(serializers.Serializer):
     armories = ArmoryPanelSerializer(many=True, help_text="Every armory of the unit and the units below it")
     overdue = OverdueItemSerializer(many=True, help_text=f"The {dashboard.LIST_LIMIT} most overdue")
     overdue_total = serializers.IntegerField()
+    overdue_lots = OverdueLotSerializer(
+        many=True, help_text=f"Members' lot quantities past due: the {dashboard.LIST_LIMIT} most overdue"
+    )
+    overdue_lots_total = serializers.IntegerField()
     recalls = RecallSerializer(many=True, help_text=f"The {dashboard.LIST_LIMIT} oldest open recalls")
     recalls_total = serializers.IntegerField()
     loss_cases = LossCaseRowSerializer(many=True, help_text=f"The {dashboard.LIST_LIMIT} nearest deadlines")
@@ -143,7 +159,8 @@ class UnitDashboardView(APIView):
     )
     def get(self, request, code):
         unit = dashboard.find_unit(request.user, code)
-        days = request.query_params.get("days", str(dashboard.CHART_DAYS[0]))
+        days = query_value(request, "days")
+        days = str(dashboard.CHART_DAYS[0]) if days is None else days
         if days not in {str(choice) for choice in dashboard.CHART_DAYS}:
             raise Invalid(f"days is one of {', '.join(map(str, dashboard.CHART_DAYS))}.", code="days_invalid")
         board = dashboard.unit_dashboard(unit, days=int(days))
@@ -227,6 +244,7 @@ class KeySerializer(serializers.ModelSerializer):
 
 class KeyListView(generics.ListAPIView):
     serializer_class = KeySerializer
+    pagination_class = StrictLimitOffsetPagination
     filter_backends: list = []
 
     @extend_schema(
@@ -237,7 +255,7 @@ class KeyListView(generics.ListAPIView):
         description="Keys and seals homed in the caller's units (staff roles), narrowed to ?unit=<code> and the "
         "units below it. 404: unit_not_found.",
         parameters=[OpenApiParameter("unit", OpenApiTypes.STR, description="Unit code")],
-        responses={200: KeySerializer, **error_responses(401, 404)},
+        responses={200: KeySerializer, **error_responses(400, 401, 404)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -245,7 +263,7 @@ class KeyListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Item.objects.none()
-        code = self.request.query_params.get("unit")
+        code = query_value(self.request, "unit")
         unit = dashboard.find_unit(self.request.user, code) if code is not None else None
         items = key_register.staff_items(self.request.user, unit)
         return key_register.ordered(key_register.register(items))

@@ -10,7 +10,7 @@ from rest_framework import parsers, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import AwareDateTimeField, error_responses
+from muster.core.api import AwareDateTimeField, JSONBodySerializer, error_responses
 from muster.core.errors import NotPermitted
 from muster.custody import handover, queries, services
 from muster.custody.api import CustodyActionView, CustodyRequestSerializer, LedgerEventSerializer, PinField
@@ -107,7 +107,7 @@ class TransferView(CustodyActionView):
 # --- PINs ----------------------------------------------------------------------------------------------------------
 
 
-class PinRequestSerializer(serializers.Serializer):
+class PinRequestSerializer(JSONBodySerializer):
     pin = PinField(help_text="4 to 8 digits; not one digit repeated, not a run like 1234")
 
 

@@ -14,7 +14,7 @@ from rest_framework import parsers, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import ScopedViewSet, error_responses, holds_role
+from muster.core.api import ID_PARAMETER, IdFilter, ScopedViewSet, error_responses, holds_role
 from muster.custody import handover, lots, queries, queries_lots
 from muster.custody.api_controls import Armorers, LossReporters
 from muster.custody.api_lots_serializers import (
@@ -47,7 +47,7 @@ LotManagers = holds_role(
 
 class LotFilterSet(django_filters.FilterSet):
     armory = django_filters.CharFilter(method="in_armory", label="Homed in, or with stock in, this armory (code)")
-    item_type = django_filters.NumberFilter(field_name="item_type_id", label="Item type id")
+    item_type = IdFilter(field_name="item_type_id", label="Item type id")
     recalled = django_filters.BooleanFilter(method="by_recall", label="Recalled (true) or not (false)")
     lot_number = django_filters.CharFilter(field_name="lot_number")
 
@@ -68,7 +68,7 @@ class LotFilterSet(django_filters.FilterSet):
         summary="Lots of the caller's units, with their balances (a member: the lots they hold)",
         tags=["lots"], responses={200: LotSerializer, **_READ_ERRORS},
     ),
-    retrieve=extend_schema(summary="One lot with its balances", tags=["lots"],
+    retrieve=extend_schema(summary="One lot with its balances", tags=["lots"], parameters=[ID_PARAMETER],
                            responses={200: LotSerializer, **_RETRIEVE_ERRORS}),
 )  # fmt: skip
 class LotViewSet(ScopedViewSet):
@@ -113,9 +113,11 @@ def expenditure(data: dict) -> lots.Expenditure | None:
 
 
 def _documented(operation: str, summary: str, description: str, request, response):
+    # Every lot action but receive names a lot (or, recover, a loss case) by id in its path.
+    parameters = [] if operation == "receive" else [ID_PARAMETER]
     return extend_schema(
         operation_id=f"lots_{operation}", tags=["lots"], summary=summary, description=description, request=request,
-        responses={response[0]: response[1], **_WRITE_ERRORS},
+        parameters=parameters, responses={response[0]: response[1], **_WRITE_ERRORS},
     )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from muster.core.api import AwareDateTimeField
+from muster.core.api import AwareDateTimeField, JSONBodySerializer, code_field, id_field
 from muster.custody import lots, queries_lots
 from muster.custody.api import HolderSerializer, ItemTypeBriefSerializer, PinField, holder_data
 from muster.custody.ledger import holder_ref
@@ -35,7 +35,7 @@ class LotSerializer(serializers.ModelSerializer):
 
     item_type = ItemTypeBriefSerializer(read_only=True)
     home_armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    recalled_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recalled_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     on_hand = serializers.SerializerMethodField(help_text="In armories (of the balances shown)")
     with_members = serializers.SerializerMethodField(help_text="Out with members (of the balances shown)")
     balances = serializers.SerializerMethodField()
@@ -124,8 +124,8 @@ class LotCaseSerializer(serializers.ModelSerializer):
     lot = serializers.PrimaryKeyRelatedField(read_only=True)
     kind = serializers.CharField(read_only=True, help_text=f"One of: {', '.join(LossCase.Kind.values)}")
     status = serializers.CharField(read_only=True, help_text=f"One of: {', '.join(LossCase.Status.values)}")
-    last_member = serializers.SlugRelatedField(slug_field="member_no", read_only=True)
-    last_armory = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    last_member = serializers.SlugRelatedField(slug_field="member_no", read_only=True, allow_null=True)
+    last_armory = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     opened_event = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Seq of the `lot_loss` event")
 
@@ -155,20 +155,31 @@ def case_data(request, case: LossCase | None) -> dict | None:
     return LotCaseSerializer(case, context={"request": request}).data
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": lots.MAX_QUANTITY})
+class QuantityField(serializers.IntegerField):
+    """A quantity of a lot. The schema states its range; the body takes any integer, so that the service's own codes
+    (quantity_not_positive, quantity_too_large) reach the caller."""
+
+
+@extend_schema_field({"type": "integer", "minimum": 0})
+class SettledQuantityField(serializers.IntegerField):
+    """A quantity settled (returned or expended): 0 or more; the service answers quantity_invalid otherwise."""
+
+
 _QUANTITY = {"help_text": "A whole number from 1 to 10,000,000 (400 quantity_not_positive / quantity_too_large)"}
 
 
-class LotReceiveSerializer(serializers.Serializer):
-    item_type = serializers.IntegerField(help_text="Id of an ammunition or consumable item type")
+class LotReceiveSerializer(JSONBodySerializer):
+    item_type = id_field(help_text="Id of an ammunition or consumable item type")
     lot_number = serializers.CharField(max_length=64)
     armory = serializers.CharField(max_length=32, help_text="Code of the store taking the delivery in")
-    quantity = serializers.IntegerField(**_QUANTITY)
+    quantity = QuantityField(**_QUANTITY)
     delivery_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
-class LotMovementSerializer(serializers.Serializer):
+class LotMovementSerializer(JSONBodySerializer):
     member = serializers.CharField(max_length=32, help_text="The member's number")
-    quantity = serializers.IntegerField(**_QUANTITY)
+    quantity = QuantityField(**_QUANTITY)
     armory = serializers.CharField(max_length=32, required=False, help_text="Store code (default: the lot's home)")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
@@ -178,7 +189,7 @@ class LotIssueSerializer(LotMovementSerializer):
     receiver_pin = PinField(required=False, help_text="The receiving member's handover PIN (data.receiver_confirmed)")
 
 
-class LotExpenditureFields(serializers.Serializer):
+class LotExpenditureFields(JSONBodySerializer):
     justification = serializers.ChoiceField(choices=lots.Justification.CHOICES, required=False)
     reference = serializers.CharField(
         max_length=100,
@@ -193,35 +204,40 @@ class LotExpendSerializer(LotExpenditureFields):
     justification = serializers.ChoiceField(choices=lots.Justification.CHOICES)
     member = serializers.CharField(max_length=32, required=False, help_text="Whose quantity was expended, or:")
     armory = serializers.CharField(max_length=32, required=False, help_text="The store whose stock is disposed of")
-    quantity = serializers.IntegerField(**_QUANTITY)
+    quantity = QuantityField(**_QUANTITY)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class LotSettleSerializer(LotExpenditureFields):
     member = serializers.CharField(max_length=32)
-    returned = serializers.IntegerField(default=0)
-    expended = serializers.IntegerField(default=0)
+    returned = SettledQuantityField(default=0)
+    expended = SettledQuantityField(default=0)
     armory = serializers.CharField(max_length=32, required=False, help_text="Store taking the return (default: home)")
     place = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class LotLossSerializer(serializers.Serializer):
+class LotLossSerializer(JSONBodySerializer):
     member = serializers.CharField(max_length=32, required=False, help_text="Who held the lost quantity, or:")
     armory = serializers.CharField(max_length=32, required=False, help_text="The store it was lost from")
-    quantity = serializers.IntegerField(**_QUANTITY)
-    kind = serializers.CharField(max_length=16, help_text=f"One of: {', '.join(LossCase.Kind.values)}")
+    quantity = QuantityField(**_QUANTITY)
+    kind = code_field(
+        LossCase.Kind.values,
+        component="LossKindCode",
+        max_length=16,
+        help_text="What happened (400 unknown_kind otherwise)",
+    )
     circumstances = serializers.CharField(max_length=5000)
     occurred_at = AwareDateTimeField()
     place = serializers.CharField(max_length=300)
     police_report_no = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
-class LotRecallSerializer(serializers.Serializer):
+class LotRecallSerializer(JSONBodySerializer):
     reason = serializers.CharField(max_length=300, allow_blank=True, help_text="Why (5+ characters)")
 
 
-class LotRecoverSerializer(serializers.Serializer):
-    quantity = serializers.IntegerField(**_QUANTITY)
+class LotRecoverSerializer(JSONBodySerializer):
+    quantity = QuantityField(**_QUANTITY)
     armory = serializers.CharField(max_length=32, help_text="Code of the store it comes back into")
     notes = serializers.CharField(max_length=500, allow_blank=True, help_text="How and where it was recovered")
 

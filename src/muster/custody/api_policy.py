@@ -10,7 +10,7 @@ from rest_framework import parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import error_responses
+from muster.core.api import JSONBodySerializer, error_responses
 from muster.core.errors import Invalid, NotPermitted
 from muster.custody import policy
 from muster.custody.count_models import CountPolicy
@@ -18,7 +18,7 @@ from muster.custody.policy_models import UnitPolicy
 from muster.members.models import Unit
 
 
-class PolicySettingsSerializer(serializers.Serializer):
+class PolicySettingsSerializer(JSONBodySerializer):
     """A unit's own settings; null (or left out, in a PUT) means: inherit from the units above, else the site."""
 
     default_loan_hours = serializers.IntegerField(

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import permissions, serializers
 
-from muster.core.api import ScopedViewSet, error_responses, holds_role
+from muster.core.api import ID_PARAMETER, ScopedViewSet, error_responses, holds_role
 from muster.custody import filters, queries
 from muster.custody.api import ItemBriefSerializer, LedgerEventSerializer, with_parties
 from muster.custody.models import LedgerEvent, Recall
@@ -18,7 +18,7 @@ class RecallSerializer(serializers.ModelSerializer):
     )
     member_name = serializers.CharField(source="member.full_name", read_only=True)
     resolved_by_event = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="Seq of the return event that resolved it"
+        read_only=True, allow_null=True, help_text="Seq of the return event that resolved it; null while open"
     )
 
     class Meta:
@@ -35,7 +35,9 @@ class RecallSerializer(serializers.ModelSerializer):
         summary="Recalls of items homed in the caller's units (open ones unless ?state=resolved|all)",
         responses={200: RecallSerializer, **error_responses(400, 401)},
     ),
-    retrieve=extend_schema(summary="One recall", responses={200: RecallSerializer, **error_responses(401, 404)}),
+    retrieve=extend_schema(
+        summary="One recall", parameters=[ID_PARAMETER], responses={200: RecallSerializer, **error_responses(401, 404)}
+    ),
 )
 class RecallViewSet(ScopedViewSet):
     serializer_class = RecallSerializer
@@ -80,7 +82,7 @@ class OverrideRowSerializer(serializers.Serializer):
     list=extend_schema(
         summary="Issues made on a commander's override (commanders and auditors), newest first",
         description="403: not_commander_or_auditor.",
-        responses={200: OverrideRowSerializer, **error_responses(401, 403)},
+        responses={200: OverrideRowSerializer, **error_responses(400, 401, 403)},
     ),
 )
 class OverrideReportViewSet(ScopedViewSet):

@@ -4,7 +4,8 @@ from django.urls import path
 
 from muster.custody import api_lots
 
-lot = "lots/<int:pk>"
+# A non-number id answers 404 in JSON from the view (the schema says integer: core.api.ID_PARAMETER).
+lot = "lots/<str:pk>"
 
 urlpatterns: list = [
     path("lots/", api_lots.LotViewSet.as_view({"get": "list"}), name="lot-list"),
@@ -16,5 +17,5 @@ urlpatterns: list = [
     path(f"{lot}/settle", api_lots.SettleView.as_view(), name="lot-settle"),
     path(f"{lot}/loss", api_lots.LossView.as_view(), name="lot-loss"),
     path(f"{lot}/recall", api_lots.RecallView.as_view(), name="lot-recall"),
-    path("loss-cases/<int:pk>/recover-lot", api_lots.RecoverView.as_view(), name="loss-case-recover-lot"),
+    path("loss-cases/<str:pk>/recover-lot", api_lots.RecoverView.as_view(), name="loss-case-recover-lot"),
 ]

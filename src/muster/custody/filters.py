@@ -1,9 +1,9 @@
 """Filter sets shared by the web lists and the API lists."""
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
-from muster.custody.models import HolderKind, Item, ItemType, LedgerEvent, Recall
+from muster.custody.models import Armory, HolderKind, Item, ItemType, LedgerEvent, LossCase, Recall
 from muster.members.models import Unit
 
 
@@ -13,8 +13,16 @@ class ItemFilterSet(django_filters.FilterSet):
     category = django_filters.ChoiceFilter(field_name="item_type__category", choices=ItemType.Category.choices)
     state = django_filters.ChoiceFilter(
         method="by_state",
-        choices=[("in_armory", "In armory"), ("issued", "Issued"), ("overdue", "Overdue")],
+        choices=[
+            ("in_armory", "In armory"),
+            ("issued", "Issued"),
+            ("in_maintenance", "In maintenance"),
+            ("overdue", "Overdue"),
+            ("lost", "Lost"),
+        ],
         label="State",
+        help_text="The dashboard's five states, which exclude each other: an item with an open loss case is lost "
+        "wherever it is; issued means held by a member and not yet due back",
     )
     armory = django_filters.CharFilter(field_name="home_armory__code", label="Home armory code")
     holder_member = django_filters.CharFilter(field_name="holder_member__member_no", label="Held by member no.")
@@ -29,13 +37,18 @@ class ItemFilterSet(django_filters.FilterSet):
     def by_state(self, queryset, name, value):
         from django.utils import timezone
 
-        if value == "in_armory":
-            return queryset.filter(holder_kind=HolderKind.ARMORY)
-        if value == "issued":
-            return queryset.filter(holder_kind=HolderKind.MEMBER)
+        lost = Exists(LossCase.objects.filter(item=OuterRef("pk"), closed_at=None))
+        workshop = Exists(Armory.objects.filter(pk=OuterRef("holder_armory_id"), kind=Armory.Kind.WORKSHOP))
+        if value == "lost":
+            return queryset.filter(lost)
+        queryset = queryset.filter(~lost)
+        if value in ("in_armory", "in_maintenance"):
+            stores = queryset.filter(holder_kind=HolderKind.ARMORY)
+            return stores.filter(workshop) if value == "in_maintenance" else stores.filter(~workshop)
+        held, now = queryset.filter(holder_kind=HolderKind.MEMBER), timezone.now()
         if value == "overdue":
-            return queryset.filter(holder_kind=HolderKind.MEMBER, due_at__lt=timezone.now())
-        return queryset
+            return held.filter(due_at__lt=now)
+        return held.filter(Q(due_at__isnull=True) | Q(due_at__gte=now))
 
 
 class LedgerFilterSet(django_filters.FilterSet):

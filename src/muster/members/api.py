@@ -5,16 +5,23 @@ from drf_spectacular.utils import extend_schema, extend_schema_serializer, exten
 from rest_framework import generics, parsers, serializers, status
 from rest_framework.response import Response
 
-from muster.core.api import ScopedViewSet, error_responses, require_role
+from muster.core.api import (
+    JSONBodySerializer,
+    ScopedViewSet,
+    StrictLimitOffsetPagination,
+    code_field,
+    error_responses,
+    require_role,
+)
 from muster.core.errors import NotFound
 from muster.members import scope, services
 from muster.members.contact import may_see_contact
 from muster.members.filters import MemberFilterSet, UnitFilterSet
 from muster.members.models import DisciplinaryEntry, Member, Role, StatusChange, Unit, Vetting
 
-_READ_ERRORS = error_responses(401)
+_READ_ERRORS = error_responses(400, 401)  # 400: a filter or ?limit= / ?offset= that cannot be read
 _RETRIEVE_ERRORS = error_responses(401, 404)
-_RECORDS_READ_ERRORS = error_responses(401, 403, 404)
+_RECORDS_READ_ERRORS = error_responses(400, 401, 403, 404)
 _WRITE_ERRORS = error_responses(400, 401, 403, 404, 409)
 
 # Vettings and the disciplinary record are personnel files: read by commanders and auditors of the member's unit.
@@ -22,7 +29,9 @@ RECORD_READERS = frozenset({Role.COMMANDER, Role.AUDITOR})
 
 
 class UnitSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Code of the parent unit")
+    parent = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="Code of the parent unit; null at the top"
+    )
     depth = serializers.IntegerField(read_only=True, help_text="0 for a top-level unit")
 
     class Meta:
@@ -131,9 +140,14 @@ class StatusChangeSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="StatusChange")  # the request body: "StatusChangeRequest"
-class StatusChangeRequestSerializer(serializers.Serializer):
+class StatusChangeRequestSerializer(JSONBodySerializer):
     # Checked by the service (unknown_status), which owns the list of statuses and the moves between them.
-    to_status = serializers.CharField(max_length=16, help_text=_STATUSES)
+    to_status = code_field(
+        Member.Status.values,
+        component="MemberStatusCode",
+        max_length=16,
+        help_text="400 unknown_status for another value",
+    )
     reason = serializers.CharField(max_length=2000, help_text="Why the status changes (kept in the history)")
 
 
@@ -147,7 +161,7 @@ class VettingSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="Vetting")  # the request body: "VettingRequest"
-class VettingRequestSerializer(serializers.Serializer):
+class VettingRequestSerializer(JSONBodySerializer):
     vetted_on = serializers.DateField()
     outcome = serializers.ChoiceField(choices=Vetting.Outcome.choices)
     valid_until = serializers.DateField(
@@ -166,7 +180,7 @@ class DisciplinaryEntrySerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="DisciplinaryEntry")  # the request body: "DisciplinaryEntryRequest"
-class DisciplinaryEntryRequestSerializer(serializers.Serializer):
+class DisciplinaryEntryRequestSerializer(JSONBodySerializer):
     occurred_on = serializers.DateField()
     kind = serializers.ChoiceField(choices=DisciplinaryEntry.Kind.choices)
     note = serializers.CharField(max_length=4000)
@@ -198,6 +212,7 @@ class MemberRecordMixin:
 class MemberRecordsView(MemberRecordMixin, generics.ListAPIView):
     """A member's records (paginated); `read_check` decides who may list them (403)."""
 
+    pagination_class = StrictLimitOffsetPagination
     related_name: str
 
     def read_check(self, member: Member) -> None:

@@ -11,7 +11,18 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, parsers, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from muster.core.api import AwareDateTimeField, ScopedViewSet, error_responses, holds_role, require_role
+from muster.core.api import (
+    ID_PARAMETER,
+    LOOKUP_VALUE_REGEX,
+    AwareDateTimeField,
+    JSONBodySerializer,
+    ScopedViewSet,
+    StrictLimitOffsetPagination,
+    error_responses,
+    holds_role,
+    path_id,
+    require_role,
+)
 from muster.core.errors import NotFound, NotPermitted
 from muster.members import scope
 from muster.members.models import Member, Role
@@ -19,9 +30,9 @@ from muster.training import services
 from muster.training.filters import TrainingSessionFilterSet
 from muster.training.models import Course, Qualification, Trainee, TrainingSession
 
-_READ_ERRORS = error_responses(401, 403)
+_READ_ERRORS = error_responses(400, 401, 403)  # 400: a filter or ?limit= / ?offset= that cannot be read
 _RETRIEVE_ERRORS = error_responses(401, 403, 404)
-_SESSION_READ_ERRORS = error_responses(401)
+_SESSION_READ_ERRORS = error_responses(400, 401)
 _SESSION_RETRIEVE_ERRORS = error_responses(401, 404)
 _WRITE_ERRORS = error_responses(400, 401, 403, 404, 409)
 
@@ -67,7 +78,10 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
     course_name = serializers.CharField(source="course.name", read_only=True)
     unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
     instructor = serializers.SlugRelatedField(
-        slug_field="member_no", read_only=True, help_text="The instructor's member number, if one is named"
+        slug_field="member_no",
+        read_only=True,
+        allow_null=True,
+        help_text="The instructor's member number, if one is named",
     )
     trainee_count = serializers.IntegerField(read_only=True)
     roster = TraineeSerializer(source="trainees", many=True, read_only=True)
@@ -81,7 +95,7 @@ class TrainingSessionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ScheduleSerializer(serializers.Serializer):
+class ScheduleSerializer(JSONBodySerializer):
     course = serializers.SlugRelatedField(slug_field="code", queryset=Course.objects.all(), help_text="Course code")
     unit = serializers.CharField(max_length=32, help_text="Code of the unit the session is for")
     starts_at = AwareDateTimeField()
@@ -99,7 +113,7 @@ def _unique_numbers(numbers: list[str]) -> list[str]:
     return numbers
 
 
-class EnrollSerializer(serializers.Serializer):
+class EnrollSerializer(JSONBodySerializer):
     members = serializers.ListField(
         child=serializers.CharField(max_length=32), allow_empty=False, max_length=500, help_text="Member numbers"
     )
@@ -108,14 +122,14 @@ class EnrollSerializer(serializers.Serializer):
         return _unique_numbers(numbers)
 
 
-class ResultSerializer(serializers.Serializer):
+class ResultSerializer(JSONBodySerializer):
     member = serializers.CharField(max_length=32, help_text="Member number of a trainee on the roster")
     attended = serializers.BooleanField()
     passed = serializers.BooleanField()
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
 
-class ResultsSerializer(serializers.Serializer):
+class ResultsSerializer(JSONBodySerializer):
     results = ResultSerializer(many=True, allow_empty=False, help_text="One result for every trainee on the roster")
 
     def validate_results(self, results: list[dict]) -> list[dict]:
@@ -123,7 +137,7 @@ class ResultsSerializer(serializers.Serializer):
         return results
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(JSONBodySerializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -152,8 +166,10 @@ def visible_sessions(account):
 class QualificationViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated, HoldsStaffRole]
     serializer_class = QualificationSerializer
+    pagination_class = StrictLimitOffsetPagination
     queryset = Qualification.objects.order_by("name", "pk")
     lookup_field = "code"
+    lookup_value_regex = LOOKUP_VALUE_REGEX
 
 
 @extend_schema_view(
@@ -165,8 +181,10 @@ class QualificationViewSet(viewsets.ReadOnlyModelViewSet):
 class CourseViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated, HoldsStaffRole]
     serializer_class = CourseSerializer
+    pagination_class = StrictLimitOffsetPagination
     queryset = Course.objects.prefetch_related("grants").order_by("name", "pk")
     lookup_field = "code"
+    lookup_value_regex = LOOKUP_VALUE_REGEX
 
 
 @extend_schema_view(
@@ -176,6 +194,7 @@ class CourseViewSet(viewsets.ReadOnlyModelViewSet):
     ),
     retrieve=extend_schema(
         summary="One training session with its roster",
+        parameters=[ID_PARAMETER],
         responses={200: TrainingSessionSerializer, **_SESSION_RETRIEVE_ERRORS},
     ),
 )
@@ -249,7 +268,7 @@ class SessionActionView(generics.GenericAPIView):
         return visible_sessions(self.request.user).select_related("unit", "course")
 
     def session(self) -> TrainingSession:
-        session = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        session = self.get_queryset().filter(pk=path_id(self.kwargs["pk"])).first()
         if session is None:
             raise NotFound(f"No training session {self.kwargs['pk']} in your units.", code="session_not_found")
         return session
@@ -271,6 +290,7 @@ class EnrollView(SessionActionView):
     @extend_schema(
         operation_id="training_sessions_enroll",
         tags=["training-sessions"],
+        parameters=[ID_PARAMETER],
         summary="Put members on a planned session's roster (instructor or commander)",
         description="Members already on the roster are left as they are. 400: invalid, member_out_of_scope. "
         "403: not_instructor. 404: session_not_found, member_not_found. 409: session_closed, member_not_eligible.",
@@ -291,6 +311,7 @@ class ResultsView(SessionActionView):
     @extend_schema(
         operation_id="training_sessions_results",
         tags=["training-sessions"],
+        parameters=[ID_PARAMETER],
         summary="Record attendance and results for the whole roster; completes the session and grants "
         "the course's qualifications to those who passed",
         description="400: invalid, not_on_roster, passed_without_attending, results_incomplete. 403: not_instructor. "
@@ -324,6 +345,7 @@ class CancelView(SessionActionView):
     @extend_schema(
         operation_id="training_sessions_cancel",
         tags=["training-sessions"],
+        parameters=[ID_PARAMETER],
         summary="Cancel a planned session (commanders)",
         description="400: invalid, reason_missing. 403: not_commander. 404: session_not_found. 409: session_closed.",
         request=CancelSerializer,

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.response import Response
 
-from muster.core.api import error_responses
+from muster.core.api import JSONBodySerializer, StrictLimitOffsetPagination, check_query, error_responses
 from muster.core.errors import NotFound
 from muster.members import scope
 from muster.members.api import MemberRecordMixin
@@ -25,7 +25,7 @@ class GrantSerializer(serializers.ModelSerializer):
     qualification = serializers.SlugRelatedField(slug_field="code", read_only=True)
     qualification_name = serializers.CharField(source="qualification.name", read_only=True)
     session = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The training session; null for prior service"
+        read_only=True, allow_null=True, help_text="The training session; null for prior service"
     )
     granted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -53,7 +53,7 @@ class MemberQualificationsSerializer(serializers.Serializer):
     grants = GrantSerializer(many=True, help_text="Every grant, latest expiry first")
 
 
-class PriorServiceSerializer(serializers.Serializer):
+class PriorServiceSerializer(JSONBodySerializer):
     qualification = serializers.SlugRelatedField(
         slug_field="code", queryset=Qualification.objects.all(), help_text="Qualification code"
     )
@@ -142,6 +142,7 @@ class ExpiringRowSerializer(serializers.Serializer):
 class ExpiringReportView(generics.ListAPIView):
     permission_classes = [permissions.IsAuthenticated, HoldsStaffRole]
     serializer_class = ExpiringRowSerializer
+    pagination_class = StrictLimitOffsetPagination
     filter_backends = []
 
     @extend_schema(
@@ -154,6 +155,7 @@ class ExpiringReportView(generics.ListAPIView):
         responses={200: ExpiringRowSerializer(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request):
+        check_query(request, ExpiringQuerySerializer().fields)
         params = ExpiringQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         account = request.user

@@ -18,6 +18,7 @@ from muster.core.tests.mass_assignment_rows import (
     credentials,
     discrepancy_resolved,
     empty_store,
+    found_by_scan,
     in_workshop,
     item_back,
     item_issued,
@@ -98,7 +99,7 @@ API: list[Write] = [
     write("api:count-sign", "dave", url("api:count-sign", "submitted_count.pk"), lambda t: {}, count,
           prepare=discrepancy_resolved, check=count_state("submitted_count", "closed", signer="dave")),
     write("api:discrepancy-resolve", "dave", url("api:discrepancy-resolve", "discrepancy.pk"),
-          lambda t: {"explanation": "Found on the bench."}, count, loss_case, check=resolved_by_dave),
+          found_by_scan, count, loss_case, check=resolved_by_dave),
     # --- lots
     write("api:lot-receive", "alice", url("api:lot-receive"),
           lambda t: {"item_type": t.lot.item_type_id, "lot_number": "MA-NEW", "armory": t.armory.code,

@@ -401,6 +401,19 @@ def submitted(world, codes=("A-0", "A-1")) -> Count:
     return count
 
 
+ALL_ON_THE_SHELF = ("A-0", "A-1", "A-2")  # A-3 is out with bob
+
+
+def settled(count: Count, actor) -> None:
+    """Resolve every discrepancy of a submitted count (a missing item scanned back), then sign it if still open."""
+    for discrepancy in count.discrepancies.select_related("item"):
+        scan = discrepancy.item.serial_number if discrepancy.kind == "missing" else ""
+        counts.resolve(discrepancy=discrepancy, actor=actor, explanation="Sorted out", scanned_code=scan)
+    count.refresh_from_db()
+    if count.status == "submitted":
+        counts.sign(count=count, actor=actor)
+
+
 def test_it_starts_a_count_with_what_the_ledger_expects(world, shelf):
     response = post(world, "frank", COUNTS, {"armory": "ARM-A"})
     assert response.status_code == 201, response.content
@@ -495,7 +508,7 @@ def test_it_refuses_a_submission_by_anyone_but_the_counter(world, shelf, who, ex
 
 @pytest.mark.parametrize("who", ["frank", "dave"])
 def test_a_second_person_signs_a_submitted_count(world, shelf, who):
-    count = submitted(world)
+    count = submitted(world, ALL_ON_THE_SHELF)
     response = post(world, who, f"{COUNTS}{count.pk}/sign")
     assert response.status_code == 200, response.content
     count.refresh_from_db()
@@ -530,15 +543,37 @@ def resolve_url(discrepancy) -> str:
     return f"{COUNTS}discrepancies/{discrepancy.pk}/resolve"
 
 
-def test_it_resolves_a_discrepancy_as_found(world, shelf):
+def test_it_resolves_a_missing_item_as_found_when_it_is_scanned_back(world, shelf):
     missing = Discrepancy.objects.get(count=submitted(world), kind="missing")
-    response = post(world, "dave", resolve_url(missing), {"explanation": "On the cleaning bench"})
+    body = {"explanation": "On the cleaning bench", "scanned_code": "A-2"}
+    response = post(world, "dave", resolve_url(missing), body)
     assert response.status_code == 200, response.content
     missing.refresh_from_db()
     assert (missing.resolution, missing.explanation, missing.resolved_by) == (
         "found", "On the cleaning bench", world.dave
     )  # fmt: skip
-    assert response.json()["resolution"] == "found"
+    assert (missing.found_scan.item, missing.found_scan.rescan, missing.found_scan.scanned_by) == (
+        shelf[2], True, world.dave
+    )  # fmt: skip
+    found = response.json()
+    assert (found["resolution"], found["found_scan"]["code"], found["found_scan"]["rescan"]) == ("found", "A-2", True)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"explanation": "On the cleaning bench"}, (409, "found_needs_rescan")),
+        ({"explanation": "On the cleaning bench", "scanned_code": "A-0"}, (400, "scan_not_the_item")),
+        ({"explanation": "Both at once", "scanned_code": "A-2", "open_loss_case": True}, (400, "found_or_loss_case")),
+    ],
+)
+def test_it_finds_a_missing_item_only_by_its_own_scan(world, shelf, body, expected):
+    missing = Discrepancy.objects.get(count=submitted(world), kind="missing")
+    scans = CountScan.objects.count()
+    assert answer(post(world, "dave", resolve_url(missing), body)) == expected
+    missing.refresh_from_db()
+    assert (missing.resolution, missing.found_scan, CountScan.objects.count()) == ("", None, scans)
+    assert not LossCase.objects.exists()
 
 
 def test_it_resolves_a_missing_item_by_opening_a_loss_case(world, shelf):
@@ -582,8 +617,9 @@ def test_it_refuses_a_loss_case_for_a_discrepancy_that_is_not_missing(world, she
 
 def test_it_refuses_to_resolve_twice(world, shelf):
     missing = Discrepancy.objects.get(count=submitted(world), kind="missing")
-    counts.resolve(discrepancy=missing, actor=world.dave, explanation="On the bench")
-    assert answer(post(world, "frank", resolve_url(missing), {"explanation": "again"})) == (409, "already_resolved")
+    counts.resolve(discrepancy=missing, actor=world.dave, explanation="On the bench", scanned_code="A-2")
+    body = {"explanation": "again", "scanned_code": "A-2"}
+    assert answer(post(world, "frank", resolve_url(missing), body)) == (409, "already_resolved")
     missing.refresh_from_db()
     assert (missing.explanation, missing.resolved_by) == ("On the bench", world.dave)
 
@@ -602,7 +638,7 @@ def test_it_lists_and_shows_counts_only_to_staff_of_the_armorys_unit(world, shel
 
 
 def test_it_filters_counts_by_status_and_armory(world, shelf):
-    closed = submitted(world)
+    closed = submitted(world, ALL_ON_THE_SHELF)
     counts.sign(count=closed, actor=world.frank)
     running = counts.start(armory=world.armory_b, actor=world.carol)
     rita = client_for(world.rita)
@@ -618,13 +654,13 @@ def test_it_filters_counts_by_status_and_armory(world, shelf):
 def test_it_lists_counts_in_a_fixed_number_of_queries(world, shelf):
     client = client_for(world.dave)
     first = submitted(world)
-    counts.sign(count=first, actor=world.frank)
+    settled(first, world.frank)
     one = queries_for(client, COUNTS)
     for counter in (world.frank, world.alice, world.frank):
         count = counts.start(armory=world.armory_a, actor=counter)
         for code in ("A-0", "A-0", "ZZ-1"):
             counts.scan(count=count, code=code, actor=counter)
         counts.submit(count=count, actor=counter)
-        counts.sign(count=count, actor=world.dave)
+        settled(count, world.dave)
     assert Count.objects.count() == 4 and Discrepancy.objects.count() > 4
     assert queries_for(client, COUNTS) == one

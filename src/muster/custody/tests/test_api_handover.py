@@ -81,6 +81,20 @@ def test_it_refuses_a_wrong_pin_logs_it_and_issues_nothing(world, pins, rifle):
     assert_no_pin_in(response, "9513")
 
 
+def test_it_refuses_by_the_rules_before_it_checks_the_pin(world, pins, rifle):
+    """An issue the rules refuse answers with the rule's code and leaves the PIN alone: the member's typing is
+    neither logged nor counted towards the lockout."""
+    world.bob_member.status = Member.Status.SUSPENDED
+    world.bob_member.save(update_fields=["status"])
+    before = custody_state()
+    body = {"item": rifle.pk, "member": world.bob_member.member_no, "pin": "9513"}
+    response = client_for(world.alice).post(ISSUE, body, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "member_not_active")
+    assert custody_state() == before
+    assert not HandoverAttempt.objects.exists()
+    assert HandoverPin.objects.get(member=world.bob_member).failures == 0
+
+
 def test_it_answers_pin_locked_after_five_wrong_pins_even_for_the_right_one(world, pins, rifle):
     alice = client_for(world.alice)
     body = {"item": rifle.pk, "member": world.bob_member.member_no, "pin": "9513"}

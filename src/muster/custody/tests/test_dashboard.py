@@ -72,6 +72,24 @@ def stocked(world, workshop):
     return items
 
 
+def test_the_item_lists_state_filter_finds_the_dashboards_items(world, stocked):
+    """?state= on the item list takes the dashboard's five states and finds exactly the items each number counts."""
+    api = APIClient()
+    api.force_authenticate(world.dave)
+    found = {
+        state: sorted(row["serial_number"] for row in api.get("/api/v1/items/", {"state": state}).json()["results"])
+        for state in dashboard.STATE_NAMES
+    }
+    assert found == {
+        "in_armory": ["A-kept1", "A-kept2"], "issued": ["A-issued"], "in_maintenance": ["A-repair"],
+        "overdue": ["A-overdue"], "lost": ["A-lost_in", "A-lost_out"],
+    }  # fmt: skip
+    board = dashboard.unit_dashboard(world.unit_a)
+    assert {state: len(serials) for state, serials in found.items()} == {
+        state: getattr(board.states, state) for state in dashboard.STATE_NAMES
+    }
+
+
 def staff_client(client, account):
     client.force_login(account)
     return client
@@ -378,6 +396,15 @@ def test_the_unit_dashboard_lists_overdue_lot_quantities(client, world, late_lot
     assert 'data-testid="overdue-lots"' in armory_page.content.decode()
     region = staff_client(client, world.rita).get(reverse("unit-dashboard", args=["R"])).context["board"]
     assert sorted(b.lot.lot_number for b in region.overdue_lots) == ["7N6-B-LATE", "7N6-LATE"]
+
+
+def test_the_api_lists_overdue_lot_quantities_of_the_unit(world, late_lot):
+    api = APIClient()
+    api.force_authenticate(world.dave)
+    body = api.get(reverse("api:unit-dashboard", args=["A"])).json()
+    assert body["overdue_lots_total"] == 1
+    rows = [(row["lot_number"], row["member"], row["quantity"], row["home_armory"]) for row in body["overdue_lots"]]
+    assert rows == [("7N6-LATE", world.bob_member.member_no, 40, "ARM-A")]
 
 
 def test_a_returned_lot_quantity_is_no_longer_overdue(client, world, late_lot):
