@@ -52,15 +52,17 @@ def _uses_real_transactions(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    """Empty the ledger and the change log around their append-only triggers before pytest-django flushes the
-    database after a test with real transactions: the flush's DELETE (SQLite) or TRUNCATE (PostgreSQL) of a table
-    with rows would be refused. Runs before any fixture's finalizer, so the database is still open."""
+    """Empty the ledger, the change log and the audit trail around their append-only triggers before pytest-django
+    flushes the database after a test with real transactions: the flush's DELETE (SQLite) or TRUNCATE (PostgreSQL)
+    of a table with rows would be refused. Runs before any fixture's finalizer, so the database is still open."""
     if _uses_real_transactions(item):
+        from muster.core.audit_triggers import purge as purge_audit_trail
         from muster.core.changelog_triggers import purge as purge_change_log
         from muster.custody.testing import purge_ledger
 
         purge_ledger()
         purge_change_log()
+        purge_audit_trail()
     return (yield)
 
 
@@ -75,6 +77,13 @@ def _no_login_throttling(settings):
     # Tests log in a great deal through the test client, which passes no request to authenticate();
     # core/tests/test_auth.py switches throttling on to test it.
     settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
+def _no_api_throttling(settings):
+    # The API's request rates count across tests (the cache outlives a test); core/tests/test_security_throttling.py
+    # switches them on to test them.
+    settings.MUSTER_API_THROTTLING = False
 
 
 @pytest.fixture(autouse=True)

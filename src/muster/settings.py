@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from muster.core.env import env_bool, env_choice, env_int, env_list, env_str
+from muster.core.env import env_bool, env_choice, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent
 # ./var/ beside the working directory holds the SQLite file, so the demo and the CLI agree on one database.
@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "muster.core.middleware.AuditMiddleware",  # the request for core.audit; records refused (403/404) web requests
+    "muster.core.middleware.SessionRecordMiddleware",  # each account's sessions: key and last seen (core.sessions)
     "muster.core.changelog.RequestIdMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): has this session passed the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -161,23 +163,47 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Passwords: at least 10 characters, not close to the username or names, not among the common passwords, not built
+# around a word of this site (core.passwords). No composition rules. The common-password list is Django's (the
+# 20,000 most common passwords of the Pwned Passwords breach corpus); MUSTER_COMMON_PASSWORDS_FILE names a longer
+# list kept on the server (one lowercase password per line, plain or gzipped) to use instead.
+MUSTER_COMMON_PASSWORDS_FILE = env_str("MUSTER_COMMON_PASSWORDS_FILE")
+if MUSTER_COMMON_PASSWORDS_FILE is not None and not Path(MUSTER_COMMON_PASSWORDS_FILE).is_file():
+    raise ImproperlyConfigured(f"MUSTER_COMMON_PASSWORDS_FILE={MUSTER_COMMON_PASSWORDS_FILE!r} is not a readable file")
+# Words a password may not be built around, besides Muster, the roles, the units and the host names.
+MUSTER_PASSWORD_WORDS = env_list("MUSTER_PASSWORD_WORDS", [])
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.CommonPasswordValidator",
+        "OPTIONS": {"password_list_path": MUSTER_COMMON_PASSWORDS_FILE} if MUSTER_COMMON_PASSWORDS_FILE else {},
+    },
+    {"NAME": "muster.core.passwords.ContextWordsValidator"},
 ]
 # Login throttling (django-axes): 5 failures for one username from one address lock that pair for 15 minutes, so
 # an attacker elsewhere cannot lock a user out from everywhere. It guards every authenticate() call, including a
-# commander's countersign password at the counter.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# commander's countersign password at the counter and the password typed again before changing a credential.
+# core.auth's backend is Django's ModelBackend that also audits a countersign that succeeded.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "muster.core.auth.AuditedModelBackend"]
 AXES_ENABLED = env_bool("MUSTER_LOGIN_THROTTLING", True)
 AXES_FAILURE_LIMIT = env_int("MUSTER_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("MUSTER_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = None
-AXES_IPWARE_PROXY_COUNT = env_int("MUSTER_PROXY_COUNT", 0, minimum=0)
+# The client's address (axes, the audit trail, API throttling): django-ipware. MUSTER_PROXY_COUNT is the number of
+# reverse proxies in front of Muster, each adding the address it saw to X-Forwarded-For. 0: REMOTE_ADDR alone (a
+# header sent by the client is ignored). N: the header must hold N entries (the last proxy is REMOTE_ADDR), and the
+# first is the client; a header with more or fewer (a client adding its own) is not trusted, REMOTE_ADDR is used.
+# core.audit.client_ip applies these; axes calls it (AXES_CLIENT_IP_CALLABLE), so both always agree.
+MUSTER_PROXY_COUNT = env_int("MUSTER_PROXY_COUNT", 0, minimum=0, maximum=10)
+AXES_IPWARE_PROXY_ORDER = "left-most"
+AXES_IPWARE_PROXY_COUNT = MUSTER_PROXY_COUNT - 1 if MUSTER_PROXY_COUNT else None
+AXES_IPWARE_PROXY_TRUSTED_IPS = None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if MUSTER_PROXY_COUNT else ("REMOTE_ADDR",)
+IPWARE_STRICT = True
+AXES_CLIENT_IP_CALLABLE = "muster.core.audit.client_ip"
 AXES_VERBOSE = False  # no "AXES: BEGIN version …" banner on every command's stderr
 
 # Sessions end after 8 idle hours and at the latest 12 hours after login (core.middleware); a disabled account's
@@ -186,10 +212,13 @@ SESSION_COOKIE_AGE = env_int("MUSTER_SESSION_IDLE_MINUTES", 8 * 60, minimum=5) *
 SESSION_SAVE_EVERY_REQUEST = True
 MUSTER_SESSION_ABSOLUTE_SECONDS = env_int("MUSTER_SESSION_MAX_HOURS", 12, minimum=1) * 3600
 
-# Two-factor sign-in (TOTP, django-otp): commanders, armorers, auditors and superusers must enrol an authenticator
-# app and give its 6-digit code after the password; anyone else may enrol and is then asked too (core/otp.py).
-# false switches the role requirement off (the demo does); accounts that have enrolled are still asked.
+# Two-factor sign-in (TOTP, django-otp): commanders, armorers, duty officers, auditors and superusers must enrol an
+# authenticator app and give its 6-digit code after the password; anyone else may enrol and is then asked too
+# (core/otp.py). false switches the role requirement off (the demo does; production mode refuses it); accounts that
+# have enrolled are still asked.
 MUSTER_REQUIRE_TOTP = env_bool("MUSTER_REQUIRE_TOTP", True)
+if PRODUCTION and not MUSTER_REQUIRE_TOTP:
+    raise ImproperlyConfigured("Production mode refuses MUSTER_REQUIRE_TOTP=false: staff sign in with two factors")
 OTP_TOTP_ISSUER = "Muster"  # the name an authenticator app shows beside the code
 # Wrong codes slow the next try: 1, 2, 4, 8 ... seconds after 1, 2, 3, 4 ... failures in a row (0 would switch it off).
 OTP_TOTP_THROTTLE_FACTOR = 1
@@ -224,7 +253,24 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "muster.core.api.exception_handler",
+    # Request rates (core.throttling): per account, per address for callers not signed in, and tighter on the token
+    # endpoint and the PDFs. Over the rate: 429 {"code": "throttled"} with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "muster.core.throttling.AccountRateThrottle",
+        "muster.core.throttling.AnonymousRateThrottle",
+        "muster.core.throttling.RouteRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "account": env_rate("MUSTER_API_RATE", "1200/minute"),
+        "anonymous": env_rate("MUSTER_API_RATE_ANONYMOUS", "120/minute"),
+        "token": env_rate("MUSTER_API_RATE_TOKEN", "10/minute"),
+        "documents": env_rate("MUSTER_API_RATE_DOCUMENTS", "30/minute"),
+    },
 }
+# On by default; off where MUSTER_LOGIN_THROTTLING is off (load tests), unless set itself.
+MUSTER_API_THROTTLING = env_bool("MUSTER_API_THROTTLING", AXES_ENABLED)
+# The throttles' counts live in the cache: in each server process (LocMemCache) by default, shared by every process
+# in Redis when MUSTER_REDIS_URL is set.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Muster API",
     "DESCRIPTION": "Roster and custody of controlled equipment. Rule refusals answer 409 {code, detail}.",
@@ -286,6 +332,13 @@ def _redis_url(url: str) -> str:
 
 if _REDIS_URL:
     HUEY.update({"huey_class": "huey.RedisHuey", "connection": {"url": _redis_url(_REDIS_URL)}})
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url(_REDIS_URL),
+            "KEY_PREFIX": "muster-cache",
+        }
+    }
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")})
 
@@ -330,10 +383,18 @@ CONTENT_SECURITY_POLICY = {
 # Custody: default due-back period for an issue when the caller gives none.
 MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum=1)
 
+# Every log line is one JSON object with its time in UTC (ISO 8601), level, logger and message, and the fields of
+# an audit record (core.logformat.JsonFormatter); MUSTER_LOG_FORMAT=text writes plain lines (with the UTC time) for
+# people reading a terminal. stderr only: docs/deployment.md says how to ship it off the server.
+MUSTER_LOG_FORMAT = env_choice("MUSTER_LOG_FORMAT", "json", {"json", "text"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "muster.core.logformat.JsonFormatter"},
+        "text": {"()": "muster.core.logformat.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": MUSTER_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("MUSTER_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

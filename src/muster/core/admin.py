@@ -1,6 +1,16 @@
 from django.contrib import admin
+from django.shortcuts import redirect
 
-from muster.core.models import AuditEvent, ChangeRecord, Notification, Webhook, WebhookDelivery
+from muster.core.models import AccountSession, AuditEvent, ChangeRecord, Notification, Webhook, WebhookDelivery
+
+
+def _password_change(request, extra_context=None):
+    """The admin's own-password page: Muster's, which asks the current password, keeps this session, ends the
+    others and deletes the API token (core.views_account). Set before the admin builds its URLs."""
+    return redirect("password-change")
+
+
+admin.site.password_change = _password_change
 
 
 @admin.register(Webhook)
@@ -28,6 +38,25 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["at", "kind", "username", "ip", "path", "detail"]
     list_filter = ["kind"]
     search_fields = ["username", "ip", "detail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccountSession)
+class AccountSessionAdmin(admin.ModelAdmin):
+    """Who is signed in, from where. Read-only; end sessions from the account list's actions."""
+
+    list_display = ["account", "started_at", "last_seen_at", "ip", "user_agent"]
+    list_select_related = ["account"]
+    search_fields = ["account__username", "ip"]
+    exclude = ["session_key"]  # the key is a credential
 
     def has_add_permission(self, request):
         return False

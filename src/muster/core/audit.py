@@ -1,10 +1,19 @@
-"""Security audit trail: every login, logout, failed login, authorization refusal and personal-data export is
-written to core.AuditEvent and to the `muster.audit` log."""
+"""Security audit trail: every login, logout, failed login, authorization refusal, personal-data export, password
+change, ended session and handed-out API token is written to core.AuditEvent and to the `muster.audit` log.
 
+The table is append-only (database triggers, core.audit_triggers). A record made while a request is being answered
+names that request's client address and path even when the caller passes no request (a service deep inside the
+request: core.middleware.AuditMiddleware keeps the current request for it).
+"""
+
+import contextvars
+import ipaddress
 import logging
 
+from django.conf import settings
 from django.contrib.auth import signals
 from django.dispatch import receiver
+from ipware.ip import get_client_ip
 
 from muster.core.models import AuditEvent
 
@@ -13,18 +22,51 @@ log = logging.getLogger("muster.audit")
 # Control characters (a newline above all) in a user-supplied username or detail would forge log lines.
 _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 
+_current_request: contextvars.ContextVar = contextvars.ContextVar("muster_audit_request", default=None)
+
 
 def _one_line(text: str) -> str:
     return text.translate(_CONTROL)
 
 
 def client_ip(request) -> str | None:
+    """The client's address, with django-ipware and the AXES_IPWARE_* settings that MUSTER_PROXY_COUNT sets; django-
+    axes calls this very function (AXES_CLIENT_IP_CALLABLE), so the lockouts, the audit trail and the API throttles
+    name the same address. Without a proxy: REMOTE_ADDR. Behind N proxies: the first address of an X-Forwarded-For
+    header holding N entries. A header with more or fewer (a client adding its own) is not trusted: then the
+    nearest hop's address (REMOTE_ADDR), which a client cannot forge, is used."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    address, _ = get_client_ip(
+        request,
+        proxy_order=settings.AXES_IPWARE_PROXY_ORDER,
+        proxy_count=settings.AXES_IPWARE_PROXY_COUNT,
+        proxy_trusted_ips=settings.AXES_IPWARE_PROXY_TRUSTED_IPS,
+        request_header_order=settings.AXES_IPWARE_META_PRECEDENCE_ORDER,
+    )
+    if address is None:
+        address = request.META.get("REMOTE_ADDR") or None
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
+
+
+def current_request():
+    """The request being answered in this thread (None in the worker, the CLI and outside a request)."""
+    return _current_request.get()
+
+
+def bind_request(request) -> contextvars.Token:
+    return _current_request.set(request)
+
+
+def release_request(token: contextvars.Token) -> None:
+    _current_request.reset(token)
 
 
 def record(kind: str, *, request=None, account=None, username: str = "", detail: str = "") -> AuditEvent:
+    request = request if request is not None else current_request()
     account = account if account is not None and getattr(account, "is_authenticated", False) else None
     username = username or (account.get_username() if account else "")
     event = AuditEvent.objects.create(
@@ -42,6 +84,16 @@ def record(kind: str, *, request=None, account=None, username: str = "", detail:
         event.ip or "-",
         _one_line(event.path) or "-",
         _one_line(detail),
+        extra={
+            "audit": {
+                "kind": kind,
+                "user": username,
+                "ip": event.ip,
+                "path": event.path,
+                "detail": detail,
+                "event": event.pk,
+            }
+        },
     )
     return event
 
@@ -49,14 +101,18 @@ def record(kind: str, *, request=None, account=None, username: str = "", detail:
 @receiver(signals.user_logged_in, dispatch_uid="muster-audit-login")
 def _logged_in(sender, request, user, **kwargs):
     if request is not None and hasattr(request, "session"):
-        from django.utils import timezone
+        from muster.core import sessions
 
-        request.session["muster_login_at"] = timezone.now().timestamp()
+        sessions.started(request, user)
     record(AuditEvent.Kind.LOGIN, request=request, account=user)
 
 
 @receiver(signals.user_logged_out, dispatch_uid="muster-audit-logout")
 def _logged_out(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        from muster.core import sessions
+
+        sessions.forget(request)
     record(AuditEvent.Kind.LOGOUT, request=request, account=user)
 
 

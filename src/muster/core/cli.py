@@ -2,6 +2,9 @@
 
 Exit codes: 0 done; 1 verification failed or an import file had bad rows; 2 invalid input; 3 refused by a rule;
 4 not permitted; 5 not found. (argparse itself also exits 2 on bad usage.)
+
+Every "not permitted" (exit 4: an unknown or disabled --as account, or a service's NotPermitted) is recorded as a
+`refused` AuditEvent naming the command, as the web and the API record theirs.
 """
 
 import os
@@ -10,7 +13,7 @@ from typing import TypeVar
 
 from django.core.management.base import BaseCommand, CommandError
 
-from muster.core.errors import DomainError
+from muster.core.errors import DomainError, NotPermitted
 
 T = TypeVar("T")
 
@@ -36,9 +39,12 @@ class MusterCommand(BaseCommand):
         try:
             account = Account.objects.get(username=username)
         except Account.DoesNotExist:
+            self.audit_refusal(None, "account_not_found", f"no account named {username!r}", username=username)
             raise CommandError(f"No account named {username!r}.", returncode=4) from None
         if not account.is_active:
+            self.audit_refusal(account, "account_disabled", f"account {username!r} is disabled")
             raise CommandError(f"Account {username!r} is disabled.", returncode=4)
+        self._acting = account
         return account
 
     def run(self, action: Callable[[], T]) -> T:
@@ -46,4 +52,14 @@ class MusterCommand(BaseCommand):
         try:
             return action()
         except DomainError as exc:
+            if isinstance(exc, NotPermitted):
+                self.audit_refusal(getattr(self, "_acting", None), exc.code, exc.detail)
             raise CommandError(f"{exc.code}: {exc.detail}", returncode=exc.exit_code) from None
+
+    def audit_refusal(self, account, code: str, detail: str, *, username: str = "") -> None:
+        from muster.core import audit
+        from muster.core.models import AuditEvent
+
+        command = type(self).__module__.rpartition(".")[2]
+        text = f"muster {command}: {code}: {detail}"
+        audit.record(AuditEvent.Kind.REFUSED, account=account, username=username, detail=text)

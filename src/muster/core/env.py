@@ -5,6 +5,7 @@ never fall back silently to a default.
 """
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -61,3 +62,20 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} is not one of {sorted(choices)}")
     return value
+
+
+_PERIODS = {"s": "second", "sec": "second", "second": "second", "m": "minute", "min": "minute", "minute": "minute",
+            "h": "hour", "hour": "hour", "d": "day", "day": "day"}  # fmt: skip
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate as DRF's throttles read it: a whole number of requests per second, minute, hour or day
+    ("120/minute", "10/m"); returned as NUMBER/PERIOD with the period spelt out."""
+    value = env_str(name, default)
+    number, _, period = value.strip().partition("/")
+    unit = _PERIODS.get(period.strip().lower())
+    if not re.fullmatch(r"[0-9]+", number.strip()) or int(number) < 1 or unit is None:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate; give requests per period, e.g. 120/minute (second, minute, hour or day)"
+        )
+    return f"{int(number)}/{unit}"

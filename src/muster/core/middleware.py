@@ -1,16 +1,61 @@
-"""Session rules: the absolute lifetime (however active, a session ends MUSTER_SESSION_MAX_HOURS after its login)
-and the two-factor gate (a session that has not passed the second factor reaches only the pages that complete it)."""
+"""Session rules: the absolute lifetime (however active, a session ends MUSTER_SESSION_MAX_HOURS after its login),
+the two-factor gate (a session that has not passed the second factor reaches only the pages that complete it), the
+record of each account's sessions (core.sessions), and the audit of refused web requests."""
 
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, reverse
 from django.utils import timezone
 
-from muster.core import otp
+from muster.core import audit, otp, sessions
+from muster.core.models import AuditEvent
+
+
+class AuditMiddleware:
+    """Keeps the request at hand for core.audit (a service records the client's address without being given the
+    request), and records a `refused` AuditEvent when a view raises PermissionDenied (403) or Http404 (an object
+    that does not exist or lies outside the caller's units). A path that matches no route never reaches a view and
+    is not recorded; API views answer their own refusals (core.api.exception_handler records them)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = audit.bind_request(request)
+        try:
+            return self.get_response(request)
+        finally:
+            audit.release_request(token)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, Resolver404) or not isinstance(exception, (PermissionDenied, Http404)):
+            return None
+        cause = exception.__cause__
+        default = "permission_denied" if isinstance(exception, PermissionDenied) else "not_found"
+        code = getattr(cause, "code", "") or default
+        message = str(exception)
+        detail = f"{code}: {message}" if message and message != code else code
+        user = getattr(request, "user", None)
+        audit.record(AuditEvent.Kind.REFUSED, request=request, account=user, detail=detail)
+        return None  # Django answers 403 / 404 as before
+
+
+class SessionRecordMiddleware:
+    """After each request, keeps the account's session record in step: its new key after a login, a second factor or
+    a password change, and (once a minute) when it was last seen (core.sessions.keep_in_step)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        sessions.keep_in_step(request)
+        return response
 
 
 class AbsoluteSessionTimeoutMiddleware:

@@ -83,7 +83,8 @@ class ExpiryWarning(models.Model):
 class AuditEvent(models.Model):
     """Security-relevant happenings outside the custody ledger: logins, failures, refusals, personal-data exports.
 
-    Append-only by convention and by admin (read-only); written by core.audit.
+    Written by core.audit; append-only: database triggers refuse UPDATE and DELETE (core.audit_triggers), and the
+    admin shows it read-only.
     """
 
     class Kind(models.TextChoices):
@@ -97,11 +98,17 @@ class AuditEvent(models.Model):
         OTP_FAILED = "otp_failed", "Two-factor code refused"
         OTP_RESET = "otp_reset", "Two-factor reset"
         POLICY_CHANGED = "policy_changed", "Custody policy changed"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        SESSIONS_ENDED = "sessions_ended", "Sessions ended"
+        TOKEN_ISSUED = "token_issued", "API token handed out"
+        COUNTERSIGNED = "countersigned", "Countersign password accepted"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # PROTECT, not SET_NULL: nulling the column would be an UPDATE, which the triggers refuse. An account with audit
+    # events is disabled, never deleted.
     account = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     username = models.CharField(max_length=150, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -114,6 +121,29 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username}"
+
+
+class AccountSession(models.Model):
+    """One signed-in session of an account: when it started and was last seen, from where, with what browser.
+
+    Written at login (core.sessions.started) and kept in step with the session's key and last request by
+    core.middleware.SessionRecordMiddleware; the account lists and ends its own at /account/sessions/. The session
+    itself stays Django's (django_session): ending one deletes both.
+    """
+
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-pk"]
+        indexes = [models.Index(fields=["account", "last_seen_at"], name="account_session_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.account} since {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class Webhook(models.Model):

@@ -25,9 +25,12 @@ from muster.core.errors import DomainError, Invalid, NotFound, NotPermitted, Ref
 from muster.members import scope
 from muster.members.models import Account, Role, RoleAssignment
 
-# Roles that carry or oversee weapons and records: their accounts must have a second factor.
-TOTP_ROLES = frozenset({Role.COMMANDER, Role.ARMORER, Role.AUDITOR})
+# Roles that carry or oversee weapons and records, or record handovers: their accounts must have a second factor.
+# Members sign in with a password alone (docs/security.md, *Two-factor sign-in*).
+TOTP_ROLES = frozenset({Role.COMMANDER, Role.ARMORER, Role.DUTY_OFFICER, Role.AUDITOR})
 DEVICE_NAME = "Authenticator app"
+# A code counts in its own 30-second step only (ASVS 6.5.5): no step of tolerance either way.
+TOLERANCE = 0
 
 
 class Kind:
@@ -72,7 +75,7 @@ def start_enrolment(*, account: Account) -> TOTPDevice:
     if TOTPDevice.objects.filter(user=account, confirmed=True).exists():
         raise Refused("Two-factor sign-in is already set up for this account.", code="otp_already_enrolled")
     device = TOTPDevice.objects.filter(user=account, confirmed=False).order_by("pk").first()
-    return device or TOTPDevice.objects.create(user=account, name=DEVICE_NAME, confirmed=False)
+    return device or TOTPDevice.objects.create(user=account, name=DEVICE_NAME, confirmed=False, tolerance=TOLERANCE)
 
 
 def secret_text(device: TOTPDevice) -> str:
@@ -137,6 +140,7 @@ def _verified(device: TOTPDevice, code: str) -> bool:
     if not re.fullmatch(rf"\d{{{device.digits}}}", digits):
         device.throttle_increment(commit=True)
         return False
+    device.tolerance = TOLERANCE  # whatever the device was created with (the admin's form offers 1)
     return device.verify_token(digits)  # counts a failure, or records the time step so the code cannot be reused
 
 
@@ -187,8 +191,9 @@ def may_reset(actor: Account, account: Account) -> bool:
 
 @transaction.atomic(durable=True)
 def reset_device(*, account: Account, actor: Account, request=None) -> int:
-    """Remove the account's authenticator (confirmed or pending): it must set one up again at its next sign-in.
-    Returns how many devices were removed. Nobody but a superuser resets their own."""
+    """Remove the account's authenticator (confirmed or pending): it must set one up again at its next sign-in. Its
+    API token goes too (it was issued with the lost factor). Returns how many devices were removed. Nobody but a
+    superuser resets their own."""
     if not actor.is_active:
         raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
     if actor.pk == account.pk and not scope.is_global(actor):
@@ -201,7 +206,11 @@ def reset_device(*, account: Account, actor: Account, request=None) -> int:
     if not devices.exists():
         raise Refused(f"{account.username} has no two-factor device to reset.", code="no_totp_device")
     removed, _ = devices.delete()
-    audit.record(Kind.RESET, request=request, account=actor, detail=f"two-factor device of {account.username} removed")
+    from muster.members.credentials import revoke_token
+
+    token = revoke_token(account=account, actor=actor)
+    detail = f"two-factor device of {account.username} removed" + ("; API token deleted" if token else "")
+    audit.record(Kind.RESET, request=request, account=actor, detail=detail)
     return removed
 
 

@@ -161,15 +161,27 @@ class TransferForm(forms.Form):
 
 
 class SetPinForm(forms.Form):
-    """A new handover PIN, typed twice; the rules (4–8 digits, not too simple) are handover.set_pin's."""
+    """A new handover PIN, typed twice; the rules (4–8 digits, not too simple) are handover.set_pin's. A member
+    setting their own PIN (`own`) also types their password or their current PIN (handover.set_pin's proof)."""
 
     prefix = "pin"
 
     new_pin = _pin_field("New PIN", required=True, help_text="4 to 8 digits; not one digit repeated or a run.")
     repeat_pin = _pin_field("Repeat the PIN")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, own: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.own = own
+        if own:
+            self.fields["current_password"] = forms.CharField(
+                label="Your password",
+                required=False,
+                strip=False,
+                max_length=4096,
+                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                help_text="To show it is you: your password, or else your current PIN below.",
+            )
+            self.fields["current_pin"] = _pin_field("Or your current PIN", required=False)
         for field in self.fields.values():
             field.widget.attrs.pop("data-scan", None)  # not a counter form
         bootstrap(self)
@@ -178,4 +190,6 @@ class SetPinForm(forms.Form):
         data = super().clean()
         if data.get("new_pin") and data.get("repeat_pin") and data["new_pin"] != data["repeat_pin"]:
             self.add_error("repeat_pin", "The two PINs differ; type the same PIN twice.")
+        if self.own and not (data.get("current_password") or data.get("current_pin")):
+            self.add_error("current_password", "Type your password (or your current PIN) to set your own PIN.")
         return data

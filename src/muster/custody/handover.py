@@ -59,16 +59,30 @@ def _weak(pin: str) -> bool:
     return len(set(digits)) == 1 or steps in ({1}, {-1})
 
 
+# What a face passes as `proof` when it does not ask a member setting their own PIN to prove it is them: the CLI (the
+# server's shell is the credential) and, until it asks, the API (docs/security.md, G12).
+NOT_ASKED = object()
+OWNER_PROOF_PURPOSE = "handover PIN"
+
+
 @retry_transient
 @transaction.atomic
-def set_pin(*, member: Member, pin: str, actor: Account) -> HandoverPin:
-    """Set or reset a member's PIN: by the member's own account, or in person by an armorer or commander."""
+def set_pin(*, member: Member, pin: str, actor: Account, proof=NOT_ASKED) -> HandoverPin:
+    """Set or reset a member's PIN: by the member's own account, or in person by an armorer or commander.
+
+    A member setting their own PIN proves it is them (a stolen session alone must not change it): `proof` is either
+    the account's password typed again (core.auth.reauthenticate(..., purpose=OWNER_PROOF_PURPOSE)) or the current
+    PIN (a Confirmation from `confirm(..., purpose="pin change")`, counted and locked like every PIN entry). Staff
+    setting another member's PIN with the member present need neither. NOT_ASKED: see above."""
     if not actor.is_active:
         raise NotPermitted(f"Account {actor.username} is disabled.", code="account_disabled")
-    if actor.member_id != member.pk and not scope.has_role(actor, member.unit, PIN_MANAGERS):
+    own = actor.member_id == member.pk
+    if not own and not scope.has_role(actor, member.unit, PIN_MANAGERS):
         raise NotPermitted(
             "Only the member, or an armorer or commander of their unit, may set this PIN.", code="not_pin_manager"
         )
+    if own and proof is not NOT_ASKED:
+        _check_owner_proof(proof, member=member, actor=actor)
     if not _PIN.fullmatch(pin or ""):
         raise Invalid("A PIN is 4 to 8 digits.", code="pin_format")
     if _weak(pin):
@@ -84,6 +98,17 @@ def set_pin(*, member: Member, pin: str, actor: Account) -> HandoverPin:
         },
     )
     return record
+
+
+def _check_owner_proof(proof, *, member: Member, actor: Account) -> None:
+    from muster.core.auth import Reauthentication
+
+    if isinstance(proof, Reauthentication) and proof.check(actor, OWNER_PROOF_PURPOSE):
+        return
+    if isinstance(proof, Confirmation):
+        check(proof, member, "member")  # genuine, fresh and this member's: raises otherwise
+        return
+    raise Invalid("To set your own PIN, type your password (or your current PIN) as well.", code="owner_proof_required")
 
 
 def confirm(*, member: Member, pin: str, actor: Account, purpose: str) -> Confirmation:

@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from django.views import View
 
 from muster.core import exports
+from muster.core.auth import reauthenticate
 from muster.core.errors import DomainError
 from muster.core.views import (
     FORM_ERROR_STATUS,
@@ -203,7 +204,7 @@ def member_pin_section(request, member: Member) -> Section | None:
             .select_related("actor")
             .order_by("-at", "-pk")[:PIN_ATTEMPTS_SHOWN]
         )
-    form = page_forms(request).get("handover_pin") or (SetPinForm() if may_set_pin(user, member) else None)
+    form = page_forms(request).get("handover_pin") or (SetPinForm(own=own) if may_set_pin(user, member) else None)
     return Section(
         template="custody/_pin_section.html",
         context={
@@ -217,22 +218,38 @@ def member_pin_section(request, member: Member) -> Section | None:
 
 
 class SetPinView(LoginRequiredMixin, View):
-    """Set a member's handover PIN: from their own account, or by an armorer or commander with the member present."""
+    """Set a member's handover PIN: from their own account (with their password or current PIN: a stolen session
+    alone must not change it), or by an armorer or commander with the member present."""
 
     def post(self, request, member_no):
         with page_lookup():
             member = find_visible_member(request.user, member_no)
         if not may_set_pin(request.user, member):
             raise PermissionDenied(f"Only the member, or an armorer or commander of {member.unit.code}, sets this PIN.")
-        form = SetPinForm(request.POST)
+        own = request.user.member_id == member.pk
+        form = SetPinForm(request.POST, own=own)
         status = FORM_ERROR_STATUS
         if form.is_valid():
             try:
-                handover.set_pin(member=member, pin=form.cleaned_data["new_pin"], actor=request.user)
+                proof = self.owner_proof(request, member, form) if own else handover.NOT_ASKED
+                if proof is not None:
+                    handover.set_pin(member=member, pin=form.cleaned_data["new_pin"], actor=request.user, proof=proof)
+                    messages.success(request, f"Handover PIN set for {member.full_name}.")
+                    return redirect("member-page", member_no=member.member_no)
             except DomainError as exc:
                 status = add_domain_error(form, exc)
-            else:
-                messages.success(request, f"Handover PIN set for {member.full_name}.")
-                return redirect("member-page", member_no=member.member_no)
         mark_invalid(form)
         return render_member_page(request, member, forms={"handover_pin": form}, status=status)
+
+    @staticmethod
+    def owner_proof(request, member, form):
+        """The member's password typed again (throttled and audited like a sign-in), else their current PIN
+        (counted and locked like a PIN typed at the counter). None, with the form's error, for a wrong password."""
+        password = form.cleaned_data.get("current_password")
+        if password:
+            proof = reauthenticate(request, password, purpose=handover.OWNER_PROOF_PURPOSE)
+            if proof is None:
+                form.add_error("current_password", "That is not your password.")
+            return proof
+        return handover.confirm(member=member, pin=form.cleaned_data["current_pin"], actor=request.user,
+                                purpose="pin change")  # fmt: skip

@@ -14,9 +14,10 @@ from django.db import models, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from muster.core import changelog
+from muster.core import audit, changelog
 from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
+from muster.core.models import AuditEvent
 from muster.members import hooks, scope
 from muster.members.models import Account, DisciplinaryEntry, Member, Role, RoleAssignment, StatusChange, Unit, Vetting
 
@@ -208,6 +209,11 @@ def issue_token(*, account: Account, actor: Account, rotate: bool = False) -> To
             unit=_home_unit(account),
             extra={"api_token": [changelog.SECRET_SET if replaced else None, new]},
         )
+    # Handing out a credential is an authentication event (the token endpoint's success, or `muster user token`): in
+    # a request, the audit record names its address (core.audit keeps the request).
+    state = "replaced" if replaced else "new" if created else "existing"
+    whose = "own" if actor.pk == account.pk else f"{account.username}'s"
+    audit.record(AuditEvent.Kind.TOKEN_ISSUED, account=actor, detail=f"{whose} API token handed out ({state})")
     return token
 
 

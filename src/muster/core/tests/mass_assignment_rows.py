@@ -39,6 +39,7 @@ class Write:
     prepare: Callable | None = None  # (world, t) -> None
     check: Callable | None = None  # (world, t) -> None, after the valid request
     changes: frozenset = frozenset()  # member columns this action itself sets (status, vetting_valid_until)
+    account_changes: frozenset = frozenset()  # the caller's account columns this action itself sets (password)
     refuses: str = ""  # the endpoint refuses unknown fields: the 400 code it answers with
     legit: tuple[str, ...] = ()  # forbidden elsewhere, a field this request takes (due_at on an issue): not sent
     alone_answers: tuple[int, ...] = ()  # what the request answers without its input, besides 2xx/3xx, 400, 409

@@ -392,8 +392,9 @@ def test_the_migration_carries_an_armorys_own_rules_up_to_its_unit(world):
 
     set_unit_policy(unit=world.unit_b, actor=make_commander_of(world.unit_b), count_frequency="weekly")
     second_a = Armory.objects.create(code="ARM-A2", name="Store A2", unit=world.unit_a)
-    before, after = [("custody", "0013_armory_tally")], [("custody", "0014_count_resolution")]
+    before = [("custody", "0013_armory_tally")]
     executor = MigrationExecutor(connection)
+    after = executor.loader.graph.leaf_nodes()  # back to the latest state, which later tests expect
     executor.migrate(before)
     try:
         old = MigrationExecutor(connection).loader.project_state(before[0]).apps.get_model("custody", "CountPolicy")

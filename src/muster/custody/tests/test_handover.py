@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from muster.core.auth import Reauthentication
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.testing import make_member
 from muster.custody import handover, ledger, services
@@ -48,6 +49,46 @@ def test_only_the_member_or_their_armorer_or_commander_sets_a_pin(world):
             handover.set_pin(member=world.bob_member, pin="4711", actor=who)
     handover.set_pin(member=world.bob_member, pin="4711", actor=world.bob)
     handover.set_pin(member=world.bob_member, pin="5822", actor=world.dave)
+
+
+# --- a member's own PIN needs proof that it is them (ASVS 7.5.1, G12) ----------------------------------------------
+
+
+def password_proof(account, *, purpose=handover.OWNER_PROOF_PURPOSE, at=None):
+    """What core.auth.reauthenticate hands a face once the account typed its password again."""
+    at = at or timezone.now()
+    return Reauthentication(account.pk, purpose, at, Reauthentication.sign(account.pk, purpose, at))
+
+
+def test_a_member_setting_their_own_pin_must_prove_it_is_them(world, pins):
+    old = HandoverPin.objects.get(member=world.bob_member).pin_hash
+    stale = timezone.now() - timedelta(minutes=6)
+    forged = Reauthentication(world.bob.pk, handover.OWNER_PROOF_PURPOSE, timezone.now(), "0" * 64)
+    for proof, code in [
+        (None, "owner_proof_required"),
+        (password_proof(world.alice), "owner_proof_required"),  # another account's password
+        (password_proof(world.bob, purpose="password change"), "owner_proof_required"),  # typed for something else
+        (password_proof(world.bob, at=stale), "owner_proof_required"),  # more than five minutes ago
+        (forged, "owner_proof_required"),
+    ]:
+        with pytest.raises(Invalid) as refusal:
+            handover.set_pin(member=world.bob_member, pin="6048", actor=world.bob, proof=proof)
+        assert refusal.value.code == code
+    alices = handover.confirm(member=world.alice.member, pin="8302", actor=world.alice, purpose="pin change")
+    with pytest.raises(Refused) as refusal:  # the current PIN of another member
+        handover.set_pin(member=world.bob_member, pin="6048", actor=world.bob, proof=alices)
+    assert refusal.value.code == "confirmation_wrong_member"
+    assert HandoverPin.objects.get(member=world.bob_member).pin_hash == old
+
+    handover.set_pin(member=world.bob_member, pin="6048", actor=world.bob, proof=password_proof(world.bob))
+    current = handover.confirm(member=world.bob_member, pin="6048", actor=world.bob, purpose="pin change")
+    handover.set_pin(member=world.bob_member, pin="5927", actor=world.bob, proof=current)
+    assert handover.confirm(member=world.bob_member, pin="5927", actor=world.alice, purpose="issue")
+
+
+def test_staff_setting_another_members_pin_need_no_proof(world, pins):
+    handover.set_pin(member=world.bob_member, pin="6048", actor=world.alice, proof=None)
+    assert HandoverPin.objects.get(member=world.bob_member).set_by == world.alice
 
 
 def test_wrong_pins_are_logged_and_lock_after_five(world, pins):

@@ -234,6 +234,7 @@ def test_the_armory_page_query_count_does_not_grow_with_its_rows(client, world):
     login(client, world.alice)
     url = reverse("armory-page", args=["ARM-A"])
     _fill_armory(world, 5)
+    client.get(url)  # the first view of the day counts the chart's past days once (custody.tallies' day-net cache)
     with CaptureQueriesContext(connection) as five:
         assert client.get(url).status_code == 200
     _fill_armory(world, 35)

@@ -103,3 +103,10 @@ def test_a_top_units_auditor_exports_the_ledger_and_the_verifier_accepts_it(clie
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "signed by the trusted key" in result.stdout
+
+
+@pytest.mark.parametrize(("who", "shown"), [("dave", True), ("alice", False), ("bob", False)])
+def test_the_navbar_offers_the_page_to_its_readers_only(client, world, who, shown):
+    client.force_login(getattr(world, who))
+    html = client.get("/").content.decode()
+    assert ('data-testid="nav-ledger"' in html) is shown

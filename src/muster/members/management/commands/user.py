@@ -1,7 +1,10 @@
-"""`muster user add|grant|token`: accounts and roles from the server's shell.
+"""`muster user add|grant|token|password|logout`: accounts, roles and credentials from the server's shell.
 
 The first account comes from Django's `muster createsuperuser`; every other one is created by an existing account
 (--as) with commander rights on the unit, so the command never bypasses the rules the web pages apply.
+`password` sets a password as the account's page does (its other sessions end, its API token goes); Django's own
+`changepassword` leaves the API token, so use this one. `logout` ends the signed-in sessions of one account, or with
+--all of every account (and with --tokens deletes the API tokens as well).
 """
 
 import getpass
@@ -11,15 +14,18 @@ from django.core.management.base import CommandError
 
 from muster.core.cli import MusterCommand
 from muster.core.errors import NotFound
-from muster.members import scope, services
+from muster.members import credentials, scope, services
 from muster.members.models import Account, Member, Role, Unit
 
 
 class Command(MusterCommand):
-    help = "Create accounts, grant roles and show API tokens. Every action needs --as (or MUSTER_USER)."
+    help = (
+        "Create accounts, grant roles, show API tokens, set passwords and end sessions. Every action needs --as "
+        "(or MUSTER_USER)."
+    )
 
     def add_arguments(self, parser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{add,grant,token}")
+        actions = parser.add_subparsers(dest="action", required=True, metavar="{add,grant,token,password,logout}")
 
         add = actions.add_parser("add", help="create an account holding a role on a unit")
         add.add_argument("username")
@@ -44,6 +50,23 @@ class Command(MusterCommand):
         token.add_argument("username")
         token.add_argument("--rotate", action="store_true", help="replace the token; the old one stops working")
         self.add_actor_argument(token)
+
+        password = actions.add_parser(
+            "password", help="set an account's password (the account itself or a superuser); its other sessions end"
+        )
+        password.add_argument("username")
+        password.add_argument(
+            "--password-file",
+            metavar="FILE",
+            help="read the password from the first line of FILE (default: prompt twice)",
+        )
+        self.add_actor_argument(password)
+
+        logout = actions.add_parser("logout", help="end the signed-in sessions of an account, or of every account")
+        logout.add_argument("username", nargs="?", help="the account (or give --all)")
+        logout.add_argument("--all", action="store_true", help="every account's sessions (superusers only)")
+        logout.add_argument("--tokens", action="store_true", help="delete the API tokens as well")
+        self.add_actor_argument(logout)
 
     def handle(self, *args, **options) -> None:
         actor = self.actor(options)
@@ -73,6 +96,25 @@ class Command(MusterCommand):
         token = self.run(lambda: services.issue_token(account=account, actor=actor, rotate=options["rotate"]))
         self.stdout.write(token.key)
 
+    def _password(self, actor: Account, options: dict) -> None:
+        account = self.run(lambda: _find_account(options["username"]))
+        password = _read_password(options["password_file"], nothing="nothing was changed")
+        ended = self.run(lambda: credentials.set_password(account=account, password=password, actor=actor))
+        self.stdout.write(
+            f"password of {account.username} set; {ended} session(s) ended; its API token, if any, deleted"
+        )
+
+    def _logout(self, actor: Account, options: dict) -> None:
+        if bool(options["username"]) == options["all"]:
+            raise CommandError("Name one account, or give --all for every account.", returncode=2)
+        account = None if options["all"] else self.run(lambda: _find_account(options["username"]))
+        ended, deleted = self.run(
+            lambda: credentials.end_sessions(actor=actor, account=account, tokens=options["tokens"])
+        )
+        whose = "every account" if account is None else account.username
+        tokens = f", {deleted} API token(s) deleted" if options["tokens"] else ""
+        self.stdout.write(f"{ended} session(s) of {whose} ended{tokens}")
+
 
 def _find_unit(actor: Account, code: str) -> Unit:
     unit = scope.units(actor).filter(code=code.strip()).first()
@@ -95,7 +137,7 @@ def _find_account(username: str) -> Account:
     return account
 
 
-def _read_password(path: str | None) -> str:
+def _read_password(path: str | None, *, nothing: str = "nothing was created") -> str:
     if path:
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -107,7 +149,7 @@ def _read_password(path: str | None) -> str:
         return password
     password = getpass.getpass("Password: ")
     if password != getpass.getpass("Password (again): "):
-        raise CommandError("The two passwords differ; nothing was created.", returncode=2)
+        raise CommandError(f"The two passwords differ; {nothing}.", returncode=2)
     if not password:
-        raise CommandError("The password is empty; nothing was created.", returncode=2)
+        raise CommandError(f"The password is empty; {nothing}.", returncode=2)
     return password

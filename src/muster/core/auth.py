@@ -1,0 +1,111 @@
+"""Password checks outside the sign-in form: the audit of a successful one, and re-authentication.
+
+`AuditedModelBackend` is Django's ModelBackend (AUTHENTICATION_BACKENDS, after axes) that also records a password
+accepted where no session starts. Sign-ins (the login page, the admin's) are recorded as `login` by core.audit when
+the session starts; the API token endpoint's success is recorded as `token_issued` when the token is handed out
+(members.services.issue_token), so both are left alone here. Every other authenticate() call is a commander's
+countersign at the counter (custody.views and custody.api, issue with an override): recorded as `countersigned`,
+naming the commander and, in the detail, the account at the counter. A re-authentication (the password typed again
+before changing a credential, `reauthenticate`) is recorded by the change it allows, not here.
+
+Failed checks are recorded by core.audit (`login_failed`, from Django's signal) and counted by django-axes, which
+locks the username at that address after MUSTER_LOGIN_FAILURE_LIMIT failures, whichever of these pages they hit.
+"""
+
+import contextlib
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.backends import ModelBackend
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from muster.core.models import AuditEvent
+
+_PURPOSE = "_muster_reauthentication"  # set on the request by `reauthenticate`
+
+
+def _session_paths() -> set[str]:
+    paths = set()
+    for name in ("login", "admin:login"):
+        with contextlib.suppress(NoReverseMatch):  # a URLconf without the admin (tests)
+            paths.add(reverse(name))
+    return paths
+
+
+def _token_path() -> str | None:
+    try:
+        return reverse("api:token")
+    except NoReverseMatch:
+        return None
+
+
+class AuditedModelBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        account = super().authenticate(request, username=username, password=password, **kwargs)
+        if account is not None and request is not None:
+            self._record_success(request, account)
+        return account
+
+    @staticmethod
+    def _record_success(request, account) -> None:
+        if getattr(request, _PURPOSE, None) or request.path in _session_paths() or request.path == _token_path():
+            return
+        from muster.core import audit
+
+        at_counter = getattr(request, "user", None)
+        by = at_counter.get_username() if at_counter is not None and at_counter.is_authenticated else "-"
+        audit.record(
+            AuditEvent.Kind.COUNTERSIGNED, request=request, account=account, detail=f"countersign at the account {by}"
+        )
+
+
+@dataclass(frozen=True)
+class Reauthentication:
+    """A signed statement "account A typed its password again at T, to do P", from `reauthenticate`. Services that
+    change a credential of the account accept only a genuine, fresh one for that account and purpose (`check`), so
+    no face skips the password by accident."""
+
+    account_id: int
+    purpose: str
+    at: datetime
+    signature: str
+
+    @staticmethod
+    def sign(account_id: int, purpose: str, at: datetime) -> str:
+        message = f"reauthentication|{account_id}|{purpose}|{at.isoformat()}".encode()
+        return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+    def check(self, account, purpose: str) -> bool:
+        expected = self.sign(self.account_id, self.purpose, self.at)
+        return (
+            hmac.compare_digest(expected, self.signature)
+            and self.account_id == account.pk
+            and self.purpose == purpose
+            and timezone.now() - self.at <= VALID_FOR
+        )
+
+
+VALID_FOR = timedelta(minutes=5)
+
+
+def reauthenticate(request, password: str, *, purpose: str) -> Reauthentication | None:
+    """The signed-in account typed its own password again (before changing its password or handover PIN, or ending
+    its sessions). Checked through authenticate(), so a wrong one is throttled by axes and recorded as a failed
+    login like any other. Returns the signed statement, or None for a wrong (or missing) password."""
+    account = request.user
+    if not account.is_authenticated or not password:
+        return None
+    setattr(request, _PURPOSE, purpose)
+    try:
+        checked = authenticate(request, username=account.get_username(), password=password)
+    finally:
+        delattr(request, _PURPOSE)
+    if checked is None or checked.pk != account.pk:
+        return None
+    now = timezone.now()
+    return Reauthentication(account.pk, purpose, now, Reauthentication.sign(account.pk, purpose, now))
