@@ -55,7 +55,7 @@ def exception_handler(exc, context):
 
         record(
             AuditEvent.Kind.REFUSED,
-            request=_StorablePath(request),
+            request=request,
             account=request.user,
             detail=getattr(exc, "code", "") or str(getattr(exc, "detail", "")),
         )
@@ -86,22 +86,6 @@ def exception_handler(exc, context):
 # bytes") before the query leaves. The API's text fields and filters refuse NUL themselves; a lookup by a code or
 # number from the path, or by a value a view hands straight to a lookup, reaches the database with it.
 _NUL = "NUL (0x00)"
-
-
-class _StorablePath:
-    """The request as the audit trail records it, with a NUL in its path written out as \\x00: PostgreSQL cannot
-    store the character, and the refusal of /api/v1/courses/X%00/ to a member was a 500 there (the INSERT failed)
-    instead of a 403. (core.audit.record is where this belongs, for the web pages' refusals too.)"""
-
-    def __init__(self, request):
-        self._request = request
-
-    def __getattr__(self, name):
-        return getattr(self._request, name)
-
-    @property
-    def path(self) -> str:
-        return self._request.path.replace("\x00", "\\x00")
 
 
 def _nul_refusal(context) -> DomainError:
@@ -212,8 +196,8 @@ class TokenRequestSerializer(AuthTokenSerializer):
         allow_blank=True,
         max_length=16,
         write_only=True,
-        help_text="The 6-digit code of the account's authenticator app: required for commanders, armorers, auditors "
-        "and superusers, and for any account that has set up two-factor sign-in",
+        help_text="The 6-digit code of the account's authenticator app: required for commanders, armorers, duty "
+        "officers, auditors and superusers, and for any account that has set up two-factor sign-in",
     )
 
 

@@ -65,16 +65,22 @@ def release_request(token: contextvars.Token) -> None:
     _current_request.reset(token)
 
 
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\\x00")
+
+
 def record(kind: str, *, request=None, account=None, username: str = "", detail: str = "") -> AuditEvent:
     request = request if request is not None else current_request()
     account = account if account is not None and getattr(account, "is_authenticated", False) else None
     username = username or (account.get_username() if account else "")
+    # PostgreSQL stores no NUL character in text: one typed into a username or a path is written out as \x00.
+    username, detail = _storable(username), _storable(detail)
     event = AuditEvent.objects.create(
         kind=kind,
         account=account,
         username=username[:150],
         ip=client_ip(request),
-        path=(request.path[:300] if request is not None else ""),
+        path=(_storable(request.path)[:300] if request is not None else ""),
         detail=detail[:500],
     )
     log.info(

@@ -4,6 +4,8 @@ Services raise these; each face maps them once: the API in `core.api.exception_h
 `core.views`, the CLI in `core.cli` (exit codes below).
 """
 
+from contextvars import ContextVar
+
 
 class DomainError(Exception):
     """Base class. `code` is stable and machine-readable; `detail` is for people."""
@@ -43,6 +45,15 @@ class NotPermitted(DomainError):
     http_status = 403
     exit_code = 4
     default_code = "not_permitted"
+
+    def __init__(self, detail: str, *, code: str | None = None):
+        super().__init__(detail, code=code)
+        last_refusal.set(self)
+
+
+# The last NotPermitted raised while handling this web request: a page that shows the refusal in its form (and
+# answers 403) instead of raising it is recorded under its code by core.middleware.AuditMiddleware.
+last_refusal: ContextVar[NotPermitted | None] = ContextVar("last_refusal", default=None)
 
 
 class NotFound(DomainError):

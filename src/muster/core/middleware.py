@@ -13,7 +13,16 @@ from django.urls import Resolver404, reverse
 from django.utils import timezone
 
 from muster.core import audit, otp, sessions
+from muster.core.errors import last_refusal
 from muster.core.models import AuditEvent
+
+_RECORDED = "_muster_refusal_recorded"
+
+
+def _is_api(request) -> bool:
+    """DRF's views answer their own refusals (core.api.exception_handler records them)."""
+    match = getattr(request, "resolver_match", None)
+    return request.path.startswith("/api/") or bool(match and match.view_name.startswith("api"))
 
 
 class AuditMiddleware:
@@ -26,15 +35,23 @@ class AuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = audit.bind_request(request)
+        token, refusal = audit.bind_request(request), last_refusal.set(None)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
+            if response.status_code == 403 and not getattr(request, _RECORDED, False) and not _is_api(request):
+                # A page that showed a refusal in its form instead of raising it (self_issue at the counter).
+                shown = last_refusal.get()
+                detail = f"{shown.code}: {shown.detail}" if shown is not None else "forbidden"
+                audit.record(AuditEvent.Kind.REFUSED, request=request, account=request.user, detail=detail)
+            return response
         finally:
+            last_refusal.reset(refusal)
             audit.release_request(token)
 
     def process_exception(self, request, exception):
         if isinstance(exception, Resolver404) or not isinstance(exception, (PermissionDenied, Http404)):
             return None
+        setattr(request, _RECORDED, True)
         cause = exception.__cause__
         default = "permission_denied" if isinstance(exception, PermissionDenied) else "not_found"
         code = getattr(cause, "code", "") or default

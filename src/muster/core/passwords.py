@@ -77,9 +77,10 @@ def context_words() -> set[str]:
     return fixed_words() | unit_words()
 
 
-@lru_cache(maxsize=1)
-def _common_passwords() -> frozenset[str]:
-    return frozenset(CommonPasswordValidator().passwords)
+@lru_cache(maxsize=2)
+def _common_passwords(path: str | None) -> frozenset[str]:
+    """The same list the CommonPasswordValidator reads: MUSTER_COMMON_PASSWORDS_FILE, or Django's own."""
+    return frozenset((CommonPasswordValidator(path) if path else CommonPasswordValidator()).passwords)
 
 
 def _rest_of_reading(password: str, table: dict, ordered: list[str]) -> str | None:
@@ -117,7 +118,7 @@ class ContextWordsValidator:
         rest = rest_after_removing(password, context_words())
         if rest is None:
             return  # no context word in it
-        if len(rest) < MIN_REST or rest in _common_passwords():
+        if len(rest) < MIN_REST or rest in _common_passwords(settings.MUSTER_COMMON_PASSWORDS_FILE):
             raise ValidationError(self.get_error_message(), code=self.code)
 
     def get_error_message(self) -> str:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from muster.core.api import AwareDateTimeField, JSONBodySerializer, error_responses
+from muster.core.auth import reauthenticate
 from muster.core.errors import NotPermitted
 from muster.custody import handover, queries, services
 from muster.custody.api import CustodyActionView, CustodyRequestSerializer, LedgerEventSerializer, PinField
@@ -109,6 +110,15 @@ class TransferView(CustodyActionView):
 
 class PinRequestSerializer(JSONBodySerializer):
     pin = PinField(help_text="4 to 8 digits; not one digit repeated, not a run like 1234")
+    # A member setting their own PIN proves it is them: a stolen token alone must not change it (docs/security.md).
+    current_password = serializers.CharField(
+        required=False,
+        write_only=True,
+        max_length=4096,
+        trim_whitespace=False,
+        help_text="Your own PIN only: your password (or give current_pin)",
+    )
+    current_pin = PinField(required=False, help_text="Your own PIN only: the PIN you have now (or current_password)")
 
 
 class PinAttemptSerializer(serializers.Serializer):
@@ -147,12 +157,13 @@ class MemberPinView(APIView):
         operation_id="members_pin_set",
         tags=["members"],
         summary="Set or reset a member's handover PIN (the member, or an armorer or commander of their unit)",
-        description="Resets the count of wrong entries and any lock. 400: invalid, pin_format, pin_weak. "
-        "403: not_pin_manager.",
+        description="Resets the count of wrong entries and any lock. A member setting their own PIN also gives "
+        "current_password or current_pin. 400: invalid, pin_format, pin_weak, owner_proof_required. "
+        "403: not_pin_manager, password_wrong. 409 (current_pin): pin_wrong, pin_locked.",
         request=PinRequestSerializer,
         responses={
             204: OpenApiResponse(description="The PIN is set"),
-            **error_responses(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404, 409),
         },
     )
     def post(self, request, member_no: str):
@@ -164,5 +175,20 @@ class MemberPinView(APIView):
             )
         body = PinRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        handover.set_pin(member=member, pin=body.validated_data["pin"], actor=request.user)
+        own = request.user.member_id == member.pk
+        proof = self.owner_proof(request, member, body.validated_data) if own else handover.NOT_ASKED
+        handover.set_pin(member=member, pin=body.validated_data["pin"], actor=request.user, proof=proof)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @staticmethod
+    def owner_proof(request, member, data):
+        """The member's password typed again (throttled and audited like a sign-in), else their current PIN (counted
+        and locked like a PIN typed at the counter); neither: set_pin refuses with owner_proof_required."""
+        if data.get("current_password"):
+            proof = reauthenticate(request._request, data["current_password"], purpose=handover.OWNER_PROOF_PURPOSE)
+            if proof is None:
+                raise NotPermitted("That is not your password.", code="password_wrong")
+            return proof
+        if data.get("current_pin"):
+            return handover.confirm(member=member, pin=data["current_pin"], actor=request.user, purpose="pin change")
+        return None

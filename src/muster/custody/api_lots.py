@@ -157,6 +157,9 @@ class IssueView(LotActionView):
         lot, data = self.find(pk)
         member = queries.find_member(request.user, data["member"])
         armory = self.armory(data)
+        # The rules first: a refused issue must not cost the member a PIN attempt (each is logged and counted).
+        lots.precheck_issue(lot=lot, member=member, quantity=data["quantity"], actor=request.user, armory=armory,
+                            due_at=data.get("due_at"))  # fmt: skip
         # Outside any transaction, so a wrong PIN is logged and counted although the request fails.
         receiver = confirm_pin(member, data.get("receiver_pin"), actor=request.user)
         event = lots.issue(lot=lot, member=member, quantity=data["quantity"], actor=request.user, armory=armory,

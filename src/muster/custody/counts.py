@@ -211,6 +211,8 @@ def sign(*, count: Count, actor: Account) -> Count:
     return count
 
 
+@retry_transient
+@transaction.atomic(durable=True)
 def resolve(
     *,
     discrepancy: Discrepancy,
@@ -226,6 +228,9 @@ def resolve(
     resolver has it in hand, whoever they are. Where the unit needs no second signature, the last resolution
     closes the count.
     """
+    # One transaction, the count locked first: the loss case and the resolution are written together or not at all
+    # (two people resolving the same discrepancy at once: the second is refused and opens no second case).
+    Count.objects.select_for_update().filter(pk=discrepancy.count_id).exists()
     discrepancy = Discrepancy.objects.select_related("count__armory__unit", "item").get(pk=discrepancy.pk)
     count = discrepancy.count
     _require(actor, count.armory, SIGNERS, "resolve count discrepancies")
@@ -253,7 +258,7 @@ def resolve(
         )
     case = None
     if open_loss_case:
-        case = losses.open_case(
+        case = losses.open_case_within(
             item=discrepancy.item,
             kind=LossCase.Kind.UNACCOUNTED,
             circumstances=explanation,

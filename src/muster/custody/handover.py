@@ -60,7 +60,7 @@ def _weak(pin: str) -> bool:
 
 
 # What a face passes as `proof` when it does not ask a member setting their own PIN to prove it is them: the CLI (the
-# server's shell is the credential) and, until it asks, the API (docs/security.md, G12).
+# server's shell is the credential). The web page and the API ask (docs/security.md, G12).
 NOT_ASKED = object()
 OWNER_PROOF_PURPOSE = "handover PIN"
 

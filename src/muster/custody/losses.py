@@ -50,56 +50,79 @@ def open_case(
     police_report_no: str = "",
 ) -> LossCase:
     """Report an item lost, stolen, damaged or unaccounted for. Freezes its last custodian's further issues."""
-    _require_active(actor)
     with transaction.atomic(durable=True):
-        item = _lock(item)
-        item.home_armory = Armory.objects.select_related("unit").get(pk=item.home_armory_id)
-        if not scope.has_role(actor, item.home_armory.unit, REPORTERS):
-            raise NotPermitted(
-                f"{actor.username} may not open loss cases for {item.home_armory.unit.code}.", code="not_loss_reporter"
-            )
-        if kind not in LossCase.Kind.values:
-            raise Invalid(f"Unknown kind {kind!r}; use one of {', '.join(LossCase.Kind.values)}.", code="unknown_kind")
-        if not circumstances.strip() or not place.strip():
-            raise Invalid("Describe the circumstances and where it happened.", code="circumstances_missing")
-        now = timezone.now()
-        if occurred_at > now:
-            raise Invalid("The loss cannot have happened in the future.", code="occurred_in_future")
-        if LossCase.objects.filter(item=item, closed_at=None).exists():
-            raise Refused(f"{item} already has an open loss case.", code="item_already_lost")
-        event = ledger.append(
-            kind=LedgerEvent.Kind.LOSS,
-            item=item,
-            to_kind=item.holder_kind,
-            to_armory_id=item.holder_armory_id,
-            to_member_id=item.holder_member_id,
-            actor_id=actor.pk,
-            reason=f"{LossCase.Kind(kind).label}: {circumstances.strip()}"[:500],
-            data={"loss": {"kind": kind, "place": place.strip()[:200]}},
-        )
-        case = LossCase.objects.create(
+        return open_case_within(
             item=item,
             kind=kind,
-            last_member_id=item.holder_member_id if item.holder_kind == HolderKind.MEMBER else None,
-            last_armory_id=item.holder_armory_id if item.holder_kind == HolderKind.ARMORY else None,
-            circumstances=circumstances.strip(),
+            circumstances=circumstances,
             occurred_at=occurred_at,
-            place=place.strip(),
-            police_report_no=police_report_no.strip(),
-            authorities_notified_at=now if police_report_no.strip() else None,
-            opened_at=now,
-            opened_by=actor,
-            opened_event=event,
-            deadline=now + timedelta(hours=unit_policy.effective(item.home_armory.unit).loss_report_hours),
+            place=place,
+            actor=actor,
+            police_report_no=police_report_no,
         )
-        notify(
-            _chain_of_command(item),
-            subject=f"Loss case: {item} {LossCase.Kind(kind).label.lower()}",
-            body=f"{circumstances.strip()}\nPlace: {place.strip()}. Report to the authorities by "
-            f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}.",
-            url=reverse("item-page", args=[item.pk]),
+
+
+def open_case_within(
+    *,
+    item: Item,
+    kind: str,
+    circumstances: str,
+    occurred_at: datetime,
+    place: str,
+    actor: Account,
+    police_report_no: str = "",
+) -> LossCase:
+    """open_case's work inside the caller's transaction: a count's resolution opens the case and settles the
+    discrepancy in one, so that a resolution refused at the end leaves no case behind."""
+    _require_active(actor)
+    item = _lock(item)
+    item.home_armory = Armory.objects.select_related("unit").get(pk=item.home_armory_id)
+    if not scope.has_role(actor, item.home_armory.unit, REPORTERS):
+        raise NotPermitted(
+            f"{actor.username} may not open loss cases for {item.home_armory.unit.code}.", code="not_loss_reporter"
         )
-        return case
+    if kind not in LossCase.Kind.values:
+        raise Invalid(f"Unknown kind {kind!r}; use one of {', '.join(LossCase.Kind.values)}.", code="unknown_kind")
+    if not circumstances.strip() or not place.strip():
+        raise Invalid("Describe the circumstances and where it happened.", code="circumstances_missing")
+    now = timezone.now()
+    if occurred_at > now:
+        raise Invalid("The loss cannot have happened in the future.", code="occurred_in_future")
+    if LossCase.objects.filter(item=item, closed_at=None).exists():
+        raise Refused(f"{item} already has an open loss case.", code="item_already_lost")
+    event = ledger.append(
+        kind=LedgerEvent.Kind.LOSS,
+        item=item,
+        to_kind=item.holder_kind,
+        to_armory_id=item.holder_armory_id,
+        to_member_id=item.holder_member_id,
+        actor_id=actor.pk,
+        reason=f"{LossCase.Kind(kind).label}: {circumstances.strip()}"[:500],
+        data={"loss": {"kind": kind, "place": place.strip()[:200]}},
+    )
+    case = LossCase.objects.create(
+        item=item,
+        kind=kind,
+        last_member_id=item.holder_member_id if item.holder_kind == HolderKind.MEMBER else None,
+        last_armory_id=item.holder_armory_id if item.holder_kind == HolderKind.ARMORY else None,
+        circumstances=circumstances.strip(),
+        occurred_at=occurred_at,
+        place=place.strip(),
+        police_report_no=police_report_no.strip(),
+        authorities_notified_at=now if police_report_no.strip() else None,
+        opened_at=now,
+        opened_by=actor,
+        opened_event=event,
+        deadline=now + timedelta(hours=unit_policy.effective(item.home_armory.unit).loss_report_hours),
+    )
+    notify(
+        _chain_of_command(item),
+        subject=f"Loss case: {item} {LossCase.Kind(kind).label.lower()}",
+        body=f"{circumstances.strip()}\nPlace: {place.strip()}. Report to the authorities by "
+        f"{timezone.localtime(case.deadline):%Y-%m-%d %H:%M}.",
+        url=reverse("item-page", args=[item.pk]),
+    )
+    return case
 
 
 @retry_transient

@@ -182,21 +182,10 @@ def receive(
 
 @retry_transient
 @transaction.atomic(durable=True)
-def issue(
-    *,
-    lot: Lot,
-    member: Member,
-    quantity: int,
-    actor: Account,
-    armory: Armory | None = None,
-    due_at: datetime | None = None,
-    reason: str = "",
-    receiver: handover.Confirmation | None = None,
-) -> LedgerEvent:
-    """Hand `quantity` of a lot from a store (its home store unless given) to a member who passes the gate."""
+def _check_issue(lot: Lot, member: Member, quantity: int, actor: Account, armory: Armory | None, due_at):
+    """What `issue` refuses before it moves anything; returns the store, quantity, member and due-back time."""
     from muster.custody import services  # the gate and the due-back default live with the item services
 
-    lot = _lock(lot)
     armory = _store(armory or lot.home_armory)
     _require_armorer(actor, armory, "issue from it")
     quantity = _quantity(quantity)
@@ -216,6 +205,41 @@ def issue(
     failures = services.gate(item=as_item, member=member, due_at=due_at, now=now)
     if failures:
         raise failures[0]
+    return armory, quantity, member, due_at
+
+
+def precheck_issue(
+    *,
+    lot: Lot,
+    member: Member,
+    quantity: int,
+    actor: Account,
+    armory: Armory | None = None,
+    due_at: datetime | None = None,
+) -> None:
+    """Raise what `issue` would refuse, writing nothing: every face calls it before the member types a PIN (each
+    PIN entry is logged and counts towards the lockout). `issue` checks it all again under the lot's lock."""
+    lot = Lot.objects.select_related("item_type", "home_armory__unit").get(pk=lot.pk)
+    armory, quantity, _, _ = _check_issue(lot, member, quantity, actor, armory, due_at)
+    held = balance_of(lot, armory_holder(armory))
+    if quantity > held:
+        raise Refused(f"Cannot issue {quantity} of {lot}: only {held} held there.", code="insufficient_quantity")
+
+
+def issue(
+    *,
+    lot: Lot,
+    member: Member,
+    quantity: int,
+    actor: Account,
+    armory: Armory | None = None,
+    due_at: datetime | None = None,
+    reason: str = "",
+    receiver: handover.Confirmation | None = None,
+) -> LedgerEvent:
+    """Hand `quantity` of a lot from a store (its home store unless given) to a member who passes the gate."""
+    lot = _lock(lot)
+    armory, quantity, member, due_at = _check_issue(lot, member, quantity, actor, armory, due_at)
     _draw(lot, quantity, armory_holder(armory), "issue")
     data = {}
     if receiver is not None or settings.MUSTER_REQUIRE_HANDOVER_PIN:

@@ -13,7 +13,8 @@ urlpatterns = [
     path("members/<str:member_no>/hand-receipt.pdf", views.MemberHandReceiptView.as_view(), name="member-hand-receipt"),
     path("armories/<str:code>/labels.pdf", views.ArmoryLabelsView.as_view(), name="armory-labels"),
     path("units/<str:code>/badges.pdf", views.UnitBadgesView.as_view(), name="unit-badges"),
-    path("api/v1/ledger/<int:seq>/receipt.pdf", views.EventReceiptAPIView.as_view(), name="api-ledger-receipt"),
+    # <str:seq>: a seq that is not a number answers the API's JSON 404 (event_not_found), not Django's HTML page.
+    path("api/v1/ledger/<str:seq>/receipt.pdf", views.EventReceiptAPIView.as_view(), name="api-ledger-receipt"),
     path(
         "api/v1/members/<str:member_no>/hand-receipt.pdf",
         views.MemberHandReceiptAPIView.as_view(),

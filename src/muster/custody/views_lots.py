@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.views import View
 from django.views.generic import TemplateView
 
-from muster.core.errors import DomainError, Invalid, Refused
+from muster.core.errors import DomainError
 from muster.core.views import (
     FORM_ERROR_STATUS,
     PageMixin,
@@ -31,10 +31,10 @@ from muster.core.views import (
     paginate,
     query_without_page,
 )
-from muster.custody import forms_lots, handover, lots, queries, queries_lots, services
+from muster.custody import forms_lots, handover, lots, queries, queries_lots
 from muster.custody.losses import REPORTERS
 from muster.custody.lot_models import Lot, LotBalance
-from muster.custody.models import HolderKind, Item, LedgerEvent, LossCase
+from muster.custody.models import HolderKind, LedgerEvent, LossCase
 from muster.members import scope
 from muster.members.models import Role
 
@@ -260,28 +260,6 @@ class LotFormView(LoginRequiredMixin, View):
         return queries_lots.find_holder(self.request.user, self.lot, member_no)
 
 
-def precheck_lot_issue(lot: Lot, member, *, actor, armory, due_at, quantity: int) -> None:
-    """The refusals of `lots.issue` a member's PIN cannot change, checked first and without writing, so nobody types
-    a PIN (logged, and counted towards the lockout) for an issue that cannot happen: an armorer issuing to themself,
-    a recalled lot, the issue gate (a frozen, suspended or unqualified member), too little in the store. The service
-    checks everything again in its transaction."""
-    services.refuse_self_issue(actor=actor, member=member)
-    if lot.is_recalled:
-        raise Refused(f"{lot} is recalled: {lot.recall_reason}", code="lot_recalled")
-    store = armory or lot.home_armory
-    now = timezone.now()
-    due_at = due_at or services.default_due_at(lot.item_type, now, unit=store.unit)
-    if due_at <= now:
-        raise Invalid("The due-back time must be in the future.", code="due_in_past")
-    as_item = Item(pk=0, item_type=lot.item_type, condition=Item.Condition.SERVICEABLE, holder_kind=HolderKind.ARMORY)
-    failures = services.gate(item=as_item, member=member, due_at=due_at, now=now)
-    if failures:
-        raise failures[0]
-    held = lots.balance_of(lot, lots.armory_holder(store))
-    if quantity > held:
-        raise Refused(f"Cannot issue {quantity} of {lot}: only {held} held there.", code="insufficient_quantity")
-
-
 class LotIssueView(LotFormView):
     form_class = forms_lots.IssueLotForm
     title = "Issue from the lot"
@@ -296,8 +274,8 @@ class LotIssueView(LotFormView):
     def perform(self, data):
         user = self.request.user
         member = queries.find_member(user, data["member_no"])
-        precheck_lot_issue(self.lot, member, actor=user, armory=data["armory"], due_at=data["due_at"],
-                           quantity=data["quantity"])  # fmt: skip
+        lots.precheck_issue(lot=self.lot, member=member, quantity=data["quantity"], actor=user, armory=data["armory"],
+                            due_at=data["due_at"])  # fmt: skip
         receiver = None
         if data["pin"]:  # checked outside the service's transaction, so a wrong PIN is logged and counted
             try:

@@ -12,11 +12,11 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
 from django.views import View
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
-from muster.core.api import error_responses
+from muster.core.api import error_responses, path_id
 from muster.core.errors import NotFound
 from muster.core.views import page_lookup
 from muster.custody import labels, queries, receipts
@@ -140,10 +140,14 @@ class EventReceiptAPIView(PDFAPIView):
         summary="The hand receipt of one ledger event, as a PDF",
         description="Item, both parties, the acting account, due-back, reason, PIN confirmations or override, and "
         "the event's sequence number and hashes, with signature lines. 404 for an event the caller may not see.",
+        parameters=[OpenApiParameter("seq", OpenApiTypes.INT, OpenApiParameter.PATH)],
         responses=_PDF_RESPONSES,
     )
-    def get(self, request, seq: int):
-        return event_receipt_response(request.user, seq)
+    def get(self, request, seq: str):
+        number = path_id(seq)
+        if number is None:
+            raise NotFound(f"No ledger event #{seq} in your units.", code="event_not_found")
+        return event_receipt_response(request.user, number)
 
 
 class MemberHandReceiptAPIView(PDFAPIView):

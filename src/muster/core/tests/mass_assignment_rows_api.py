@@ -69,8 +69,8 @@ API: list[Write] = [
           lambda t: {"qualification": t.qualification.code, "granted_on": today(),
                      "expires_on": (timezone.localdate() + timedelta(days=90)).isoformat(), "evidence": "Cert 17"},
           member, training_record),
-    write("api:member-pin", "bob", url("api:member-pin", MEMBER), lambda t: {"pin": NEW_PIN}, pin, member,
-          check=pin_set_by("bob")),
+    write("api:member-pin", "bob", url("api:member-pin", MEMBER),
+          lambda t: {"pin": NEW_PIN, "current_password": PASSWORD}, pin, member, check=pin_set_by("bob")),
     # --- custody
     write("api:custody-issue", "alice", url("api:custody-issue"),
           lambda t: {"item": t.item.pk, "member": t.member.member_no}, item_issued, member, legit=("due_at",)),

@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -127,6 +128,18 @@ def test_a_longer_common_password_list_kept_on_the_server_replaces_djangos(world
         assert refusal("correct-horse-battery-staple") == []
     finally:
         password_validation.get_default_password_validators.cache_clear()
+
+
+def test_the_site_word_rule_reads_the_same_server_list(world, settings, tmp_path):
+    """What is left of a password once the site's words are out is looked up in the list the site uses."""
+    listing = tmp_path / "breached.txt"
+    listing.write_text("zebracornflakes\n", encoding="utf-8")
+    validator = passwords.ContextWordsValidator()
+    validator.validate("Muster-ZebraCornflakes")  # Django's list does not hold the rest
+    settings.MUSTER_COMMON_PASSWORDS_FILE = str(listing)
+    with pytest.raises(ValidationError) as refused:
+        validator.validate("Muster-ZebraCornflakes")
+    assert refused.value.code == "password_context_word"
 
 
 # --- the password page (G3) ----------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from muster.core.testing import make_account, make_member
+from muster.core.testing import PASSWORD, make_account, make_member
 from muster.custody import handover, services
 from muster.custody.models import HandoverAttempt, HandoverPin, HolderKind, Item, LedgerEvent
 from muster.custody.testing import make_item
@@ -260,7 +260,8 @@ def test_it_refuses_transfers_the_rules_forbid(world, bobs_rifle):
 )  # fmt: skip
 def test_it_lets_the_member_or_their_armorer_or_commander_set_a_pin(world, who, whose, status):
     member = world.bob_member if whose == "bob" else world.alice.member if whose == "alice" else world.member_b
-    response = client_for(getattr(world, who)).post(pin_url(member), {"pin": "2580"}, format="json")
+    body = {"pin": "2580", **({"current_password": PASSWORD} if who == whose else {})}
+    response = client_for(getattr(world, who)).post(pin_url(member), body, format="json")
     assert response.status_code == status, response.content
     record = HandoverPin.objects.filter(member=member).first()
     if status == 204:
@@ -275,9 +276,32 @@ def test_it_lets_the_member_or_their_armorer_or_commander_set_a_pin(world, who, 
 
 def test_setting_a_pin_again_resets_the_lock(world, pins):
     HandoverPin.objects.filter(member=world.bob_member).update(failures=3)
-    assert client_for(world.bob).post(pin_url(world.bob_member), {"pin": "2580"}, format="json").status_code == 204
+    body = {"pin": "2580", "current_password": PASSWORD}
+    assert client_for(world.bob).post(pin_url(world.bob_member), body, format="json").status_code == 204
     record = HandoverPin.objects.get(member=world.bob_member)
     assert (record.failures, record.locked_until) == (0, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ({"pin": "2580"}, (400, "owner_proof_required")),
+        ({"pin": "2580", "current_password": "not my password"}, (403, "password_wrong")),
+        ({"pin": "2580", "current_pin": "9513"}, (409, "pin_wrong")),
+        ({"pin": "2580", "current_pin": BOB_PIN}, (204, None)),
+        ({"pin": "2580", "current_password": PASSWORD}, (204, None)),
+    ],
+)
+def test_a_member_setting_their_own_pin_proves_it_is_them(world, pins, body, answer):
+    """A stolen token alone does not change the member's PIN: the password again, or the current PIN (counted like
+    any PIN entry)."""
+    old_hash = HandoverPin.objects.get(member=world.bob_member).pin_hash
+    response = client_for(world.bob).post(pin_url(world.bob_member), body, format="json")
+    assert (response.status_code, response.json()["code"] if response.content else None) == answer
+    record = HandoverPin.objects.get(member=world.bob_member)
+    assert (record.pin_hash != old_hash) is (answer[0] == 204)
+    if answer[1] == "pin_wrong":
+        assert record.failures == 1
 
 
 @pytest.mark.parametrize(

@@ -182,6 +182,23 @@ def test_the_receiver_confirms_an_issue_with_their_pin(world, lot, settings):
     assert response.json()["data"]["receiver_confirmed"] == {"member": world.bob_member.pk, "method": "pin"}
 
 
+@pytest.mark.parametrize(("quantity", "code"), [(10, "member_not_active"), (5000, "insufficient_quantity")])
+def test_it_refuses_by_the_rules_before_it_checks_the_pin(world, lot, settings, quantity, code):
+    """A refused issue costs the member no PIN attempt: nothing is logged or counted towards the lockout."""
+    from muster.custody.models import HandoverAttempt, HandoverPin
+    from muster.members.models import Member
+
+    settings.MUSTER_REQUIRE_HANDOVER_PIN = True
+    handover.set_pin(member=world.bob_member, pin="4071", actor=world.alice)
+    if code == "member_not_active":
+        Member.objects.filter(pk=world.bob_member.pk).update(status=Member.Status.SUSPENDED)
+    url = action(lot, "issue")
+    assert answer(post(world, "alice", url, bob(world, quantity=quantity, receiver_pin="9999"))) == (409, code)
+    assert not HandoverAttempt.objects.exists()
+    assert HandoverPin.objects.get(member=world.bob_member).failures == 0
+    assert held(lot, world.bob_member) == 0
+
+
 def test_it_takes_back_part_and_refuses_more_than_held(world, issued):
     assert post(world, "alice", action(issued, "return"), bob(world, quantity=100)).status_code == 201
     assert answer(post(world, "alice", action(issued, "return"), bob(world, quantity=21))) == (

@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from muster.core.models import AuditEvent
 from muster.core.testing import make_member
 from muster.custody import handover, ledger, services
 from muster.custody.management.commands import issue as issue_command
@@ -231,9 +232,13 @@ def test_it_refuses_a_bad_pin_and_sets_nothing(world, terminal, answers, code, e
 
 @pytest.mark.parametrize(("who", "code"), [("erin", 4), ("frank", 4), ("carol", 5)])
 def test_it_refuses_to_set_a_pin_for_others_without_asking(world, terminal, who, code):
-    exit_code, _, _ = call("pin", "set", world.bob_member.member_no, "--as", who)
+    exit_code, _, err = call("pin", "set", world.bob_member.member_no, "--as", who)
     assert (exit_code, terminal[0]) == (code, [])
     assert not HandoverPin.objects.exists()
+    if code == 4:  # recorded like every refusal of the command line (core.cli)
+        assert err.split(":")[0] == "not_pin_manager"
+        refused = AuditEvent.objects.get(kind="refused")
+        assert (refused.username, refused.detail.split(": ")[:2]) == (who, ["muster pin", "not_pin_manager"])
 
 
 def test_it_needs_an_acting_account_to_set_a_pin(world, monkeypatch):

@@ -90,6 +90,19 @@ def test_the_receiver_confirms_with_a_pin(world, lot, settings):
     assert LedgerEvent.objects.filter(lot=lot).last().data["receiver_confirmed"]["method"] == "pin"
 
 
+def test_it_refuses_by_the_rules_before_it_asks_for_the_pin(world, lot, settings):
+    from muster.custody.models import HandoverAttempt, HandoverPin
+    from muster.members.models import Member
+
+    settings.MUSTER_REQUIRE_HANDOVER_PIN = True
+    handover.set_pin(member=world.bob_member, pin="4071", actor=world.alice)
+    Member.objects.filter(pk=world.bob_member.pk).update(status=Member.Status.SUSPENDED)
+    code, _, err = call("lot", "issue", "7N6-41", world.bob_member.member_no, "10", "--pin", "9999", "--as", "alice")
+    assert (code, err.split(":")[0]) == (3, "member_not_active")
+    assert not HandoverAttempt.objects.exists()
+    assert HandoverPin.objects.get(member=world.bob_member).failures == 0
+
+
 def test_it_takes_back_part_of_a_members_quantity(world, issued):
     code, out, _ = call("lot", "return", "7N6-41", world.bob_member.member_no, "100", "--as", "alice")
     assert code == 0
@@ -146,3 +159,6 @@ def test_a_member_sees_only_their_own_balance(world, issued):
     code, out, _ = call("lot", "status", "7N6-41", "--as", "bob")
     assert code == 0
     assert "Other" not in out and "ARM-A " not in out.splitlines()[1] and "120" in out
+    code, out, _ = call("lot", "status", "--as", "bob")  # the list: his own quantity, not the store's or others'
+    (row,) = [line for line in out.splitlines() if "7N6-41" in line]
+    assert "you hold      120" in row and "on hand" not in row and "out" not in row.split("you hold")[1]

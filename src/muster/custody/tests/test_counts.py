@@ -105,6 +105,24 @@ def test_a_missing_item_becomes_a_loss_case(world, shelf):
     assert refusal.value.code == "already_resolved"
 
 
+def test_a_resolution_refused_at_its_last_step_leaves_no_loss_case(world, shelf, monkeypatch):
+    """The loss case and the resolution are one transaction: when the resolution is refused as it is written (a
+    second resolver got there first), the case, its ledger event and the freeze go with it."""
+    from muster.custody.models import LedgerEvent
+
+    missing = one_missing(world)
+    events = LedgerEvent.objects.count()
+
+    def beaten(**kwargs):
+        raise Refused("This discrepancy is already resolved.", code="already_resolved")
+
+    monkeypatch.setattr(counts, "_settle", beaten)
+    with pytest.raises(Refused):
+        counts.resolve(discrepancy=missing, actor=world.frank, explanation="Not found anywhere", open_loss_case=True)
+    assert state(missing) == UNRESOLVED
+    assert (LossCase.objects.count(), LedgerEvent.objects.count()) == (0, events)
+
+
 def test_a_missing_item_is_found_only_when_scanned_back(world, shelf):
     rifles, _ = shelf
     missing = one_missing(world)

@@ -196,6 +196,10 @@ def test_it_serves_the_event_receipt_over_the_api(world, issued):
         "event_not_found",
     )
     assert api().get(f"/api/v1/ledger/{issued.seq}/receipt.pdf").status_code == 401
+    for seq in ("abc", "1.5", "-1"):  # not a number: the same JSON 404 as an unknown one
+        odd = api(world.alice).get(f"/api/v1/ledger/{seq}/receipt.pdf", HTTP_ACCEPT="application/pdf")
+        answer = (odd.status_code, odd["Content-Type"], odd.json()["code"])
+        assert answer == (404, "application/json", "event_not_found")
 
 
 def test_it_accepts_a_token_for_the_api_receipt(world, issued):

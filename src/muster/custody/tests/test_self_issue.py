@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from muster.core.errors import NotPermitted
+from muster.core.models import AuditEvent
 from muster.core.testing import make_account
 from muster.custody import handover, services
 from muster.custody.models import HolderKind, Item, LedgerEvent
@@ -113,6 +114,10 @@ def test_the_web_form_shows_the_refusal(client, world, rifle):
     assert MESSAGE in response.content.decode()
     assert not response.context["show_override"]  # nothing for a commander to countersign
     assert custody_state() == before
+    # The refusal shown on the page is in the audit trail like a raised one (ASVS 16.3.2).
+    refused = AuditEvent.objects.get(kind="refused")
+    recorded = (refused.account, refused.path, refused.detail.split(":")[0])
+    assert recorded == (world.alice, "/custody/issue/", "self_issue")
 
 
 def test_the_cli_exits_with_the_not_permitted_code(world, rifle):

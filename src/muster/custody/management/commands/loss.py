@@ -2,6 +2,7 @@
 
 import os
 
+from django.db.models import Q
 from django.utils import dateparse, timezone
 
 from muster.core.cli import MusterCommand
@@ -70,7 +71,7 @@ class Command(MusterCommand):
         recover.add_argument("--condition", help="serviceable, needs_repair or unserviceable (default: unchanged)")
         listing = actions.add_parser("list", help="open and escalated cases (--all: recovered ones too)")
         listing.add_argument("--status", help="only cases in this status: open, escalated or recovered")
-        listing.add_argument("--armory", metavar="CODE", help="only items homed in this armory")
+        listing.add_argument("--armory", metavar="CODE", help="only items and lots homed in this armory")
         listing.add_argument("--all", action="store_true", help="include recovered cases")
         for action in actions.choices.values():
             self.add_actor_argument(action)
@@ -112,7 +113,8 @@ class Command(MusterCommand):
         elif not options["all"]:
             cases = cases.filter(closed_at=None)
         if options["armory"]:
-            cases = cases.filter(item__home_armory__code=options["armory"])
+            code = options["armory"]
+            cases = cases.filter(Q(item__home_armory__code=code) | Q(lot__home_armory__code=code))
         rows = list(cases.order_by("-opened_at", "-pk"))
         for case in rows:
             self.stdout.write(case_line(case))

@@ -16,6 +16,7 @@ from muster.custody.api_handover import confirm_pin
 from muster.custody.lot_models import Lot, LotBalance
 from muster.custody.management.commands.issue import ask_pin, parse_due
 from muster.custody.models import HolderKind, LedgerEvent
+from muster.members import scope
 
 JUSTIFICATIONS = sorted(lots.Justification.ALL)
 
@@ -117,6 +118,12 @@ class Command(MusterCommand):
         quantity = self.run(lambda: parse_quantity(options["quantity"]))
         due = self.run(lambda: parse_due(options["due"])) if options["due"] else None
         member = self.run(lambda: queries.find_member(actor, options["member_no"]))
+        # The rules before the PIN: a refused issue must not cost the member a PIN attempt.
+        self.run(
+            lambda: lots.precheck_issue(
+                lot=lot, member=member, quantity=quantity, actor=actor, armory=armory, due_at=due
+            )
+        )
         pin = options["pin"]
         if settings.MUSTER_REQUIRE_HANDOVER_PIN:
             pin = ask_pin(member, pin, role="Receiver")
@@ -185,14 +192,18 @@ class Command(MusterCommand):
             return self.lot_status(actor, lot)
         visible = queries_lots.visible_lots(actor) if actor else Lot.objects.all()
         rows = list(visible.select_related("item_type", "home_armory").prefetch_related("balances"))
+        limited = actor is not None and not scope.is_global(actor)
         for lot in rows:
+            flag = "  RECALLED" if lot.is_recalled else ""
+            head = f"{lot.pk:>5}  {lot.lot_number:<20}  {lot.item_type.name:<24}  {lot.home_armory.code:<8}"
+            if limited and not queries_lots.is_lot_staff(actor, lot):
+                # A member sees the lots they hold, and only their own quantity (as on the web and in the API).
+                mine = sum(b.quantity for b in lot.balances.all() if b.holder_member_id == actor.member_id)
+                self.stdout.write(f"{head}  you hold {mine:>8}{flag}")
+                continue
             on_hand = sum(b.quantity for b in lot.balances.all() if b.holder_kind == HolderKind.ARMORY)
             out = sum(b.quantity for b in lot.balances.all() if b.holder_kind == HolderKind.MEMBER)
-            flag = "  RECALLED" if lot.is_recalled else ""
-            self.stdout.write(
-                f"{lot.pk:>5}  {lot.lot_number:<20}  {lot.item_type.name:<24}  {lot.home_armory.code:<8}"
-                f"  on hand {on_hand:>8}  out {out:>8}{flag}"
-            )
+            self.stdout.write(f"{head}  on hand {on_hand:>8}  out {out:>8}{flag}")
         self.stdout.write(f"{len(rows)} lot(s)")
 
     def lot_status(self, actor, lot: Lot) -> None:

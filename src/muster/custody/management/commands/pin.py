@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from muster.core.cli import MusterCommand
+from muster.core.errors import NotPermitted
 from muster.custody import handover, queries
 from muster.custody.api_handover import pin_status
 from muster.members import scope
@@ -63,11 +64,8 @@ class Command(MusterCommand):
         actor = self.actor(options)
         member = self.run(lambda: queries.find_member(actor, options["member_no"]))
         if actor.member_id != member.pk and not scope.has_role(actor, member.unit, handover.PIN_MANAGERS):
-            # Refuse before asking for the PIN; the service checks the same rule again.
-            raise CommandError(
-                "not_pin_manager: Only the member, or an armorer or commander of their unit, may set this PIN.",
-                returncode=4,
-            )
+            # Refuse before asking for the PIN (run() records it like any refusal); the service checks it again.
+            self.run(_not_pin_manager)
         pin = read_pin(options["pin_file"])
         self.run(lambda: handover.set_pin(member=member, pin=pin, actor=actor))
         self.stdout.write(f"Handover PIN set for {member.full_name} ({member.member_no}).")
@@ -97,3 +95,9 @@ class Command(MusterCommand):
                 self.stdout.write(
                     f"  {_local(attempt['at'])}  {outcome}  {attempt['purpose']:<10}  by {attempt['actor']}"
                 )
+
+
+def _not_pin_manager():
+    raise NotPermitted(
+        "Only the member, or an armorer or commander of their unit, may set this PIN.", code="not_pin_manager"
+    )
