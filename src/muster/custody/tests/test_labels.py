@@ -64,7 +64,7 @@ def test_it_narrows_the_labels_by_type_and_state(client, world, shelf):
 
 def test_it_refuses_a_filter_it_cannot_read(client, world, shelf):
     client.force_login(world.alice)
-    response = client.get("/armories/ARM-A/labels.pdf?state=lost&type=99999")
+    response = client.get("/armories/ARM-A/labels.pdf?state=gone&type=99999")
     assert response.status_code == 400
     message = response.content.decode()
     assert message.startswith("Invalid label filter") and "state:" in message and "type:" in message
