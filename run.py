@@ -92,7 +92,7 @@ def test(options: argparse.Namespace) -> None:
     database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     # The whole suite runs on every core (pytest-xdist, a test database per worker); given arguments, pytest runs
     # just what they say.
-    spread = [] if options.pytest_args else ["-n", "auto"]
+    spread = [] if options.pytest_args else ["-n", "auto", "--dist", "worksteal"]
     say(f"pytest on {database}" + (", one worker per core" if spread else ""))
     run(BIN / "pytest", *spread, *options.pytest_args)
 

@@ -50,6 +50,18 @@ def _uses_real_transactions(item: pytest.Item) -> bool:
     return bool(marker and (marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")))
 
 
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, skip the tests that make a SQLite file of their own (the SQLite run has them)."""
+    import os
+
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        return
+    skip = pytest.mark.skip(reason="works in a SQLite file of its own; the SQLite run (python3 run.py test) has it")
+    for item in items:
+        if item.get_closest_marker("own_sqlite"):
+            item.add_marker(skip)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """Empty the ledger, the change log and the audit trail around their append-only triggers before pytest-django
