@@ -104,9 +104,12 @@ def main() -> None:
     demo_parser.add_argument("--members", type=int, default=300, help="members in the demo unit (real size: 3000)")
     demo_parser.add_argument("--port", type=int, default=8000)
     demo_parser.add_argument("--reset", action="store_true", help="throw away the demo database and seed anew")
-    test_parser = commands.add_parser("test", help="set up and run the whole test suite")
-    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
-    options = parser.parse_args()
+    commands.add_parser("test", help="set up and run the whole test suite; further arguments go to pytest")
+    # Everything after `test` is pytest's, options included (`run.py test -x -k counts`), so it is not parsed here.
+    options, rest = parser.parse_known_args()
+    if rest and options.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    options.pytest_args = rest
     {"demo": demo, "test": test}[options.command](options)
 
 
