@@ -155,6 +155,9 @@ def _require_transaction() -> None:
         raise RuntimeError("changelog.record must run inside the service's transaction (transaction.atomic)")
 
 
+_ACTIONS = frozenset(ChangeRecord.Action.values)  # computed once: Django builds the list anew on every access
+
+
 def entry(
     *,
     actor,
@@ -166,7 +169,7 @@ def entry(
     extra: dict[str, list] | None = None,
 ) -> ChangeRecord | None:
     """An unsaved ChangeRecord for `obj` (see `record`), or None for an update that changed nothing."""
-    if action not in ChangeRecord.Action.values:
+    if action not in _ACTIONS:
         raise ValueError(f"unknown change action {action!r}")
     if action == UPDATE and before is None:
         raise ValueError("an update needs the snapshot taken before it (before=snapshot(obj))")
@@ -223,7 +226,7 @@ def record(
 def record_many(entries: Iterable[ChangeRecord | None]) -> list[ChangeRecord]:
     """Save many `entry(...)` results in one statement (bulk services keep a constant number of queries)."""
     _require_transaction()
-    return ChangeRecord.objects.bulk_create([made for made in entries if made is not None])
+    return ChangeRecord.objects.bulk_create([made for made in entries if made is not None], batch_size=1000)
 
 
 # --- reading -------------------------------------------------------------------------------------------------------
