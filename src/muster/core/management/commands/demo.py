@@ -150,5 +150,6 @@ class Command(BaseCommand):
         else:
             out.print(
                 "Two-factor sign-in is off for this demo (MUSTER_REQUIRE_TOTP=false); in production commanders, "
-                "armorers, auditors and superusers give a code from an authenticator app after their password."
+                "armorers, duty officers, auditors and superusers give a code from an authenticator app after their "
+                "password."
             )
