@@ -1,83 +1,9 @@
-"""Database triggers that keep the change log append-only, whatever code writes: UPDATE and DELETE are refused on
-SQLite and PostgreSQL, and TRUNCATE on PostgreSQL unless the table is already empty (so a test database can still
-be flushed after `purge`).
+"""The change log's append-only triggers (core.append_only). Installed by migration core/0005_change_log_triggers."""
 
-Installed by migration core/0005_change_log_triggers; `uninstall` and `purge` exist only for the test suite.
-"""
-
-from django.db.backends.base.base import BaseDatabaseWrapper
+from muster.core.append_only import AppendOnlyTable
 
 TABLE = "core_changerecord"
+_TRIGGERS = AppendOnlyTable(TABLE, prefix="changelog", noun="change log")
 
-_SQLITE = [
-    f"""CREATE TRIGGER IF NOT EXISTS changelog_refuse_update BEFORE UPDATE ON {TABLE}
-    BEGIN SELECT RAISE(ABORT, 'change log is append-only: UPDATE refused'); END""",
-    f"""CREATE TRIGGER IF NOT EXISTS changelog_refuse_delete BEFORE DELETE ON {TABLE}
-    BEGIN SELECT RAISE(ABORT, 'change log is append-only: DELETE refused'); END""",
-]
-
-_SQLITE_DROP = [
-    "DROP TRIGGER IF EXISTS changelog_refuse_update",
-    "DROP TRIGGER IF EXISTS changelog_refuse_delete",
-]
-
-_POSTGRES = [
-    f"""CREATE OR REPLACE FUNCTION muster_changelog_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'TRUNCATE' AND NOT EXISTS (SELECT 1 FROM {TABLE}) THEN
-            RETURN NULL;
-        END IF;
-        RAISE EXCEPTION 'change log is append-only: % refused', TG_OP
-            USING ERRCODE = 'integrity_constraint_violation';
-    END $$""",  # noqa: S608 (a fixed table name, no input)
-    f"""CREATE OR REPLACE TRIGGER changelog_refuse_update_delete BEFORE UPDATE OR DELETE ON {TABLE}
-        FOR EACH ROW EXECUTE FUNCTION muster_changelog_refuse_change()""",
-    f"""CREATE OR REPLACE TRIGGER changelog_refuse_truncate BEFORE TRUNCATE ON {TABLE}
-        FOR EACH STATEMENT EXECUTE FUNCTION muster_changelog_refuse_change()""",
-]
-
-_POSTGRES_DROP = [
-    f"DROP TRIGGER IF EXISTS changelog_refuse_update_delete ON {TABLE}",
-    f"DROP TRIGGER IF EXISTS changelog_refuse_truncate ON {TABLE}",
-]
-
-
-def _statements(connection: BaseDatabaseWrapper, *, drop: bool) -> list[str]:
-    if connection.vendor == "sqlite":
-        return _SQLITE_DROP if drop else _SQLITE
-    if connection.vendor == "postgresql":
-        return _POSTGRES_DROP if drop else _POSTGRES
-    raise NotImplementedError(f"no change-log triggers for {connection.vendor}")
-
-
-def install(connection: BaseDatabaseWrapper) -> None:
-    with connection.cursor() as cursor:
-        for statement in _statements(connection, drop=False):
-            cursor.execute(statement)
-
-
-def uninstall(connection: BaseDatabaseWrapper) -> None:
-    with connection.cursor() as cursor:
-        for statement in _statements(connection, drop=True):
-            cursor.execute(statement)
-
-
-def purge(connection: BaseDatabaseWrapper | None = None) -> None:
-    """Empty the change log around its triggers. Tests with real transactions only (before the database flush)."""
-    from django.db import connection as default_connection
-
-    connection = connection or default_connection
-    uninstall(connection)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (a constant)
-    finally:
-        install(connection)
-
-
-def install_from_migration(apps, schema_editor) -> None:
-    install(schema_editor.connection)
-
-
-def uninstall_from_migration(apps, schema_editor) -> None:
-    uninstall(schema_editor.connection)
+install, uninstall, purge = _TRIGGERS.install, _TRIGGERS.uninstall, _TRIGGERS.purge
+install_from_migration, uninstall_from_migration = _TRIGGERS.install_from_migration, _TRIGGERS.uninstall_from_migration
