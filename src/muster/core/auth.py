@@ -13,16 +13,15 @@ locks the username at that address after MUSTER_LOGIN_FAILURE_LIMIT failures, wh
 """
 
 import contextlib
-import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.backends import ModelBackend
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from muster.core.models import AuditEvent
 
@@ -77,8 +76,7 @@ class Reauthentication:
 
     @staticmethod
     def sign(account_id: int, purpose: str, at: datetime) -> str:
-        message = f"reauthentication|{account_id}|{purpose}|{at.isoformat()}".encode()
-        return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+        return salted_hmac("muster.reauthentication", f"{account_id}|{purpose}|{at.isoformat()}").hexdigest()
 
     def check(self, account, purpose: str) -> bool:
         expected = self.sign(self.account_id, self.purpose, self.at)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
@@ -41,8 +42,7 @@ class Confirmation:
 
     @staticmethod
     def sign(member_id: int, method: str, confirmed_at: datetime) -> str:
-        message = f"handover|{member_id}|{method}|{confirmed_at.isoformat()}".encode()
-        return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+        return salted_hmac("muster.handover", f"{member_id}|{method}|{confirmed_at.isoformat()}").hexdigest()
 
 
 def _pin_hash(member_id: int, pin: str) -> str:
