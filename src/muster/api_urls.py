@@ -42,7 +42,7 @@ _signed_in = {"permission_classes": [IsAuthenticated]}
 
 member = "v1/members/<str:member_no>"
 # Ids in these paths are read by the views (a non-number answers 404 in JSON, like an unknown id); the views'
-# schema declares them as integers (core.api.ID_PARAMETER).
+# schema declares them as integers (core.api_input.ID_PARAMETER).
 session = "v1/training-sessions/<str:pk>"
 loss_case = "v1/loss-cases/<str:pk>"
 count = "v1/counts/<str:pk>"

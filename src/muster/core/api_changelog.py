@@ -16,15 +16,8 @@ from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
 from muster.core import changelog
-from muster.core.api import (
-    ID_PARAMETER,
-    ErrorSerializer,
-    ScopedViewSet,
-    error_responses,
-    holds_role,
-    query_int,
-    query_value,
-)
+from muster.core.api import ErrorSerializer, ScopedViewSet, error_responses, holds_role
+from muster.core.api_input import ID_PARAMETER, query_int, query_value
 from muster.core.filters_changelog import ChangeRecordFilterSet
 from muster.core.models import ChangeRecord
 

@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from muster.core import notify
-from muster.core.api import ID_PARAMETER, StrictFilterBackend, StrictLimitOffsetPagination, error_responses
+from muster.core.api import error_responses
+from muster.core.api_input import ID_PARAMETER, StrictFilterBackend, StrictLimitOffsetPagination
 from muster.core.models import Notification
 
 TAGS = ["notifications"]

@@ -4,7 +4,7 @@ from django.urls import path
 
 from muster.core.api_notifications import NotificationListView, NotificationReadView, NotificationsReadAllView
 
-# The id is read by the view: a non-number answers 404 in JSON, like an unknown id (core.api.ID_PARAMETER).
+# The id is read by the view: a non-number answers 404 in JSON, like an unknown id (core.api_input.ID_PARAMETER).
 urlpatterns: list = [
     path("notifications/", NotificationListView.as_view(), name="notification-list"),
     path("notifications/read-all", NotificationsReadAllView.as_view(), name="notifications-read-all"),

@@ -13,16 +13,15 @@ from rest_framework import parsers, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import (
+from muster.core.api import ScopedViewSet, error_responses
+from muster.core.api_input import (
     ID_MAX,
     ID_PARAMETER,
     LOOKUP_VALUE_REGEX,
     AwareDateTimeField,
     IdFilter,
     JSONBodySerializer,
-    ScopedViewSet,
     StrictLimitOffsetPagination,
-    error_responses,
     id_field,
 )
 from muster.core.errors import NotFound, NotPermitted

@@ -13,18 +13,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, parsers, permissions, serializers, status
 from rest_framework.response import Response
 
-from muster.core.api import (
-    ID_PARAMETER,
-    AwareDateTimeField,
-    HoldsRole,
-    JSONBodySerializer,
-    ScopedViewSet,
-    code_field,
-    error_responses,
-    holds_role,
-    id_field,
-    require_role,
-)
+from muster.core.api import HoldsRole, ScopedViewSet, error_responses, holds_role, require_role
+from muster.core.api_input import ID_PARAMETER, AwareDateTimeField, JSONBodySerializer, code_field, id_field
 from muster.core.errors import NotPermitted
 from muster.custody import counts, losses, maintenance, queries
 from muster.custody.api import (
@@ -135,7 +125,7 @@ class LossCaseFilterSet(django_filters.FilterSet):
 class OpenCaseSerializer(JSONBodySerializer):
     item = ItemRefField(help_text="The item's id (number) or serial number (string)")
     item_type = id_field(required=False, help_text="Needed when a serial repeats")
-    # Text checked by the service (400 unknown_kind); the schema lists the kinds (see core.api.code_field).
+    # Text checked by the service (400 unknown_kind); the schema lists the kinds (see core.api_input.code_field).
     kind = code_field(
         LossCase.Kind.values,
         component="LossKindCode",

@@ -10,7 +10,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import parsers, permissions, serializers, status
 from rest_framework.response import Response
 
-from muster.core.api import ID_PARAMETER, JSONBodySerializer, ScopedViewSet, error_responses, require_role
+from muster.core.api import ScopedViewSet, error_responses, require_role
+from muster.core.api_input import ID_PARAMETER, JSONBodySerializer
 from muster.core.errors import NotFound
 from muster.custody import counts, queries
 from muster.custody.api import ItemBriefSerializer

@@ -8,7 +8,8 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import StrictLimitOffsetPagination, error_responses, query_value
+from muster.core.api import error_responses
+from muster.core.api_input import StrictLimitOffsetPagination, query_value
 from muster.core.errors import Invalid
 from muster.custody import dashboard, key_register
 from muster.custody.api import HolderSerializer, ItemBriefSerializer, ItemTypeBriefSerializer, holder_data

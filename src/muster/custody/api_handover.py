@@ -10,7 +10,8 @@ from rest_framework import parsers, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import AwareDateTimeField, JSONBodySerializer, error_responses
+from muster.core.api import error_responses
+from muster.core.api_input import AwareDateTimeField, JSONBodySerializer
 from muster.core.auth import reauthenticate
 from muster.core.errors import NotPermitted
 from muster.custody import handover, queries, services

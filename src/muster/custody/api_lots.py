@@ -1,10 +1,10 @@
 """Lots of ammunition and consumables in the API: the lots with their balances (read); receive, issue, return,
 expend, settle, report lost, recall, and recover a lost quantity (write).
 
-Thin, like custody.api: a permission class checks the role somewhere (403 before anything else), queries_lots finds
-the lot within the caller's units (404), a serializer checks the shape of the body, custody.lots decides and raises
-the domain errors that core.api maps to 400/403/404/409. Quantities are plain integers in the bodies so that the
-service's own codes (quantity_not_positive, quantity_too_large) reach the caller.
+Thin, like custody.api: a permission class checks the role somewhere (403 before anything else), queries_lots finds the
+lot within the caller's units (404), a serializer checks the shape of the body, custody.lots (custody.lot_losses for a
+loss or a recovery) decides and raises the domain errors that core.api maps to 400/403/404/409. Quantities are plain
+integers in the bodies so that the service's own codes (quantity_not_positive, quantity_too_large) reach the caller.
 """
 
 import django_filters
@@ -14,8 +14,9 @@ from rest_framework import parsers, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import ID_PARAMETER, IdFilter, ScopedViewSet, error_responses, holds_role
-from muster.custody import handover, lots, queries, queries_lots
+from muster.core.api import ScopedViewSet, error_responses, holds_role
+from muster.core.api_input import ID_PARAMETER, IdFilter
+from muster.custody import handover, lot_losses, lots, queries, queries_lots
 from muster.custody.api_controls import Armorers, LossReporters
 from muster.custody.api_lots_serializers import (
     LotCaseSerializer,
@@ -231,7 +232,7 @@ class LossView(LotActionView):
                  "armory_not_found.", LotLossSerializer, (201, LotCaseSerializer))  # fmt: skip
     def post(self, request, pk):
         lot, data = self.find(pk)
-        case = lots.report_loss(
+        case = lot_losses.report_loss(
             lot=lot, quantity=data["quantity"], kind=data["kind"], circumstances=data["circumstances"],
             occurred_at=data["occurred_at"], place=data["place"], actor=request.user, member=self.holder(lot, data),
             armory=self.armory(data), police_report_no=data["police_report_no"],
@@ -264,5 +265,5 @@ class RecoverView(LotActionView):
         case = queries_lots.find_lot_case(request.user, pk)
         data = self.validated()
         armory = queries.find_armory(request.user, data["armory"])
-        lots.recover(case=case, quantity=data["quantity"], armory=armory, actor=request.user, notes=data["notes"])
+        lot_losses.recover(case=case, quantity=data["quantity"], armory=armory, actor=request.user, notes=data["notes"])
         return Response(case_data(request, case))

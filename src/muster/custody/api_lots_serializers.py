@@ -6,10 +6,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from muster.core.api import AwareDateTimeField, JSONBodySerializer, code_field, id_field
+from muster.core.api_input import AwareDateTimeField, JSONBodySerializer, code_field, id_field
 from muster.custody import lots, queries_lots
 from muster.custody.api import HolderSerializer, ItemTypeBriefSerializer, PinField, holder_data
 from muster.custody.ledger import holder_ref
+from muster.custody.lot_balances import MAX_QUANTITY
 from muster.custody.lot_models import Lot, LotBalance
 from muster.custody.models import LOT_KINDS, HolderKind, LedgerEvent, LossCase
 
@@ -155,7 +156,7 @@ def case_data(request, case: LossCase | None) -> dict | None:
     return LotCaseSerializer(case, context={"request": request}).data
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": lots.MAX_QUANTITY})
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY})
 class QuantityField(serializers.IntegerField):
     """A quantity of a lot. The schema states its range; the body takes any integer, so that the service's own codes
     (quantity_not_positive, quantity_too_large) reach the caller."""

@@ -10,7 +10,8 @@ from rest_framework import parsers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from muster.core.api import JSONBodySerializer, error_responses
+from muster.core.api import error_responses
+from muster.core.api_input import JSONBodySerializer
 from muster.core.errors import Invalid, NotPermitted
 from muster.custody import policy
 from muster.custody.count_models import CountPolicy

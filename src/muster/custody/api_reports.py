@@ -3,7 +3,8 @@
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import permissions, serializers
 
-from muster.core.api import ID_PARAMETER, ScopedViewSet, error_responses, holds_role
+from muster.core.api import ScopedViewSet, error_responses, holds_role
+from muster.core.api_input import ID_PARAMETER
 from muster.custody import filters, queries
 from muster.custody.api import ItemBriefSerializer, LedgerEventSerializer, with_parties
 from muster.custody.models import LedgerEvent, Recall

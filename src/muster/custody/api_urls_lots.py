@@ -4,7 +4,7 @@ from django.urls import path
 
 from muster.custody import api_lots
 
-# A non-number id answers 404 in JSON from the view (the schema says integer: core.api.ID_PARAMETER).
+# A non-number id answers 404 in JSON from the view (the schema says integer: core.api_input.ID_PARAMETER).
 lot = "lots/<str:pk>"
 
 urlpatterns: list = [

@@ -151,7 +151,7 @@ def append_lot(
 ) -> LedgerEvent:
     """Append one event moving `quantity` of `lot` from `source` to `target` (either may be NOBODY: a delivery
     comes from outside the books, an expended or lost quantity leaves them). The caller locked the lot row and
-    moves the balances (custody.lots); this bumps the lot's version."""
+    moves the balances (custody.lot_balances); this bumps the lot's version."""
     event = _write(
         kind=kind,
         subject={"lot": lot, "quantity": quantity},

@@ -1,8 +1,9 @@
 """Ammunition and consumables, accounted by quantity per lot (issue #4 point 7; docs/ledger.md "Lots").
 
-A lot's holdings are balances: so many rounds in this armory, so many with that member. They change only in
-custody.lots, together with a `lot_*` ledger event that moves the quantity; `muster ledger verify` replays those
-events and compares the sums with these rows. A balance can never go negative: a check constraint refuses it.
+A lot's holdings are balances: so many rounds in this armory, so many with that member. They change only in the lot
+services (custody.lots, custody.lot_losses), together with a `lot_*` ledger event that moves the quantity;
+`muster ledger verify` replays those events and compares the sums with these rows. A balance can never go negative: a
+check constraint refuses it.
 """
 
 from django.conf import settings
@@ -49,7 +50,7 @@ class Lot(models.Model):
 
 
 class LotBalance(models.Model):
-    """How much of a lot one armory or one member holds. Written only by custody.lots, beside a ledger event."""
+    """How much of a lot one armory or one member holds. Written only by the lot services, beside a ledger event."""
 
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="balances")
     holder_kind = models.CharField(max_length=8, choices=HolderKind.choices)

@@ -1,8 +1,8 @@
 """Web pages for lots of ammunition and consumables: the list, a lot's page, and one form per movement.
 
-Thin, as the other custody views: the lot (or the lot's loss case) is looked up among the caller's (404 otherwise),
-the role is checked on the lot's home unit (403), the form is parsed, custody.lots decides; a refusal shows on the
-form with its code and the error's status, a success goes back to the lot page with a message.
+Thin, as the other custody views: the lot (or the lot's loss case) is looked up among the caller's (404 otherwise), the
+role is checked on the lot's home unit (403), the form is parsed, custody.lots (custody.lot_losses for a loss) decides;
+a refusal shows on the form with its code and the error's status, a success goes back to the lot page with a message.
 """
 
 from django.conf import settings
@@ -31,7 +31,7 @@ from muster.core.views import (
     paginate,
     query_without_page,
 )
-from muster.custody import forms_lots, handover, lots, queries, queries_lots
+from muster.custody import forms_lots, handover, lot_losses, lots, queries, queries_lots
 from muster.custody.losses import REPORTERS
 from muster.custody.lot_models import Lot, LotBalance
 from muster.custody.models import HolderKind, LedgerEvent, LossCase
@@ -352,7 +352,7 @@ class LotLossView(LotFormView):
 
     def perform(self, data):
         member = self.holder(data["member_no"]) if data["member_no"].strip() else None
-        case = lots.report_loss(
+        case = lot_losses.report_loss(
             lot=self.lot, quantity=data["quantity"], kind=data["kind"], circumstances=data["circumstances"],
             occurred_at=data["occurred_at"], place=data["place"], actor=self.request.user, member=member,
             armory=data["from_armory"], police_report_no=data["police_report_no"],

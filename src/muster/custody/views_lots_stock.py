@@ -1,7 +1,7 @@
 """Stock coming onto the lot books from outside: a delivery received into a store, a lost quantity recovered.
 
-As views_lots: look up within the caller's units (404), check the role (403), call custody.lots, show a refusal on
-the form with its code.
+As views_lots: look up within the caller's units (404), check the role (403), call custody.lots (a delivery) or
+custody.lot_losses (a recovery), show a refusal on the form with its code.
 """
 
 from django.contrib import messages
@@ -13,7 +13,7 @@ from django.views import View
 
 from muster.core.errors import DomainError
 from muster.core.views import FORM_ERROR_STATUS, PageMixin, add_domain_error, is_armorer, mark_invalid, page_lookup
-from muster.custody import forms_lots, lots, queries_lots
+from muster.custody import forms_lots, lot_losses, lots, queries_lots
 from muster.custody.views_lots import ARMORERS, render_page
 from muster.members import scope
 
@@ -83,8 +83,8 @@ class LotRecoverView(LoginRequiredMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                event = lots.recover(case=self.case, quantity=data["quantity"], armory=data["armory"],
-                                     actor=request.user, notes=data["notes"])  # fmt: skip
+                event = lot_losses.recover(case=self.case, quantity=data["quantity"], armory=data["armory"],
+                                           actor=request.user, notes=data["notes"])  # fmt: skip
             except DomainError as exc:
                 status = add_domain_error(form, exc)
             else:

@@ -16,7 +16,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
-from muster.core.api import error_responses, path_id
+from muster.core.api import error_responses
+from muster.core.api_input import path_id
 from muster.core.errors import NotFound
 from muster.core.views import page_lookup
 from muster.custody import labels, queries, receipts

@@ -5,14 +5,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_serializer, exten
 from rest_framework import generics, parsers, serializers, status
 from rest_framework.response import Response
 
-from muster.core.api import (
-    JSONBodySerializer,
-    ScopedViewSet,
-    StrictLimitOffsetPagination,
-    code_field,
-    error_responses,
-    require_role,
-)
+from muster.core.api import ScopedViewSet, error_responses, require_role
+from muster.core.api_input import JSONBodySerializer, StrictLimitOffsetPagination, code_field
 from muster.core.errors import NotFound
 from muster.members import scope, services
 from muster.members.contact import may_see_contact

@@ -11,17 +11,14 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, parsers, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from muster.core.api import (
+from muster.core.api import ScopedViewSet, error_responses, holds_role, require_role
+from muster.core.api_input import (
     ID_PARAMETER,
     LOOKUP_VALUE_REGEX,
     AwareDateTimeField,
     JSONBodySerializer,
-    ScopedViewSet,
     StrictLimitOffsetPagination,
-    error_responses,
-    holds_role,
     path_id,
-    require_role,
 )
 from muster.core.errors import NotFound, NotPermitted
 from muster.members import scope

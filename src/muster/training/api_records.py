@@ -8,7 +8,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.response import Response
 
-from muster.core.api import JSONBodySerializer, StrictLimitOffsetPagination, check_query, error_responses
+from muster.core.api import error_responses
+from muster.core.api_input import JSONBodySerializer, StrictLimitOffsetPagination, check_query
 from muster.core.errors import NotFound
 from muster.members import scope
 from muster.members.api import MemberRecordMixin

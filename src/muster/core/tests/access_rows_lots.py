@@ -19,7 +19,7 @@ from muster.core.tests.access_table import (
     row,
     url,
 )
-from muster.custody import lots
+from muster.custody import lot_losses, lots
 from muster.custody.testing import make_lot
 
 # anon bob alice dave frank erin; "own": unit A's lot, which bob holds some of; "other": unit B's.
@@ -76,7 +76,7 @@ ROWS = [
 def _lot_objects(*, armory, armorer, member, number: str) -> dict:
     lot = make_lot(armory, armorer, quantity=500, number=number)
     lots.issue(lot=lot, member=member, quantity=40, actor=armorer, due_at=timezone.now() + timedelta(days=2))
-    case = lots.report_loss(
+    case = lot_losses.report_loss(
         lot=lot, armory=armory, quantity=10, kind="lost", circumstances="Short at the count.", place="Store",
         occurred_at=timezone.now() - timedelta(hours=1), actor=armorer,
     )  # fmt: skip

@@ -160,7 +160,7 @@ def test_it_serves_an_openapi_3_document_of_every_endpoint(world):
     ]  # fmt: skip
     for path, method in writes:
         assert set(document["paths"][path][method]["responses"]) >= {"400", "401", "403", "404"}, path
-    # A list answers 400 to a malformed ?limit=, ?offset= or filter (core.api.StrictLimitOffsetPagination).
+    # A list answers 400 to a malformed ?limit=, ?offset= or filter (core.api_input.StrictLimitOffsetPagination).
     assert set(document["paths"]["/api/v1/members/{member_no}/vettings/"]["get"]["responses"]) == {
         "200", "400", "401", "403", "404"
     }  # fmt: skip

@@ -54,7 +54,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from muster import conftest
 from muster.core.testing import PASSWORD, make_account, make_member
-from muster.custody import counts, handover, losses, lots, maintenance, policy, recalls, services
+from muster.custody import counts, handover, losses, lot_losses, lots, maintenance, policy, recalls, services
 from muster.custody.models import Armory, ItemType, Recall
 from muster.custody.testing import make_item, make_item_type, make_lot
 from muster.members import services as members
@@ -136,7 +136,7 @@ def build_world():
 
     lot = make_lot(world.armory_a, world.alice, quantity=1000)
     lots.issue(lot=lot, member=world.bob_member, quantity=60, actor=world.alice, due_at=due)
-    lot_case = lots.report_loss(
+    lot_case = lot_losses.report_loss(
         lot=lot, quantity=5, kind="lost", circumstances="Box torn open in the store.", place="Store",
         occurred_at=now - timedelta(hours=1), actor=world.alice, armory=world.armory_a,
     )  # fmt: skip

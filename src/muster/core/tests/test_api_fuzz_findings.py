@@ -11,9 +11,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
-from muster.core.api import StrictLimitOffsetPagination, _nul_refusal
+from muster.core.api import _nul_refusal
+from muster.core.api_input import StrictLimitOffsetPagination
 from muster.core.models import AuditEvent
-from muster.custody import counts, losses, lots
+from muster.custody import counts, losses, lot_balances, lot_losses
 from muster.custody.models import LossCase
 from muster.custody.testing import make_item, make_lot
 
@@ -28,7 +29,7 @@ def client_for(account) -> APIClient:
 
 def lot_case(world) -> LossCase:
     lot = make_lot(world.armory_a, world.alice, quantity=100)
-    return lots.report_loss(
+    return lot_losses.report_loss(
         lot=lot, quantity=5, kind="lost", circumstances="Box torn open in the store.", place="Store",
         occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice, armory=world.armory_a,
     )  # fmt: skip
@@ -211,7 +212,7 @@ def test_the_schema_says_what_the_api_takes(world):
     assert offset["schema"] == {"type": "integer", "minimum": 0}
     assert "400" in paths["/api/v1/items/"]["get"]["responses"]
     assert schemas["LotIssueRequest"]["properties"]["quantity"] == {
-        "type": "integer", "minimum": 1, "maximum": lots.MAX_QUANTITY,
+        "type": "integer", "minimum": 1, "maximum": lot_balances.MAX_QUANTITY,
         "description": "A whole number from 1 to 10,000,000 (400 quantity_not_positive / quantity_too_large)",
     }  # fmt: skip
     assert schemas["ReportRequest"]["properties"]["police_report_no"]["pattern"] == r"\S"

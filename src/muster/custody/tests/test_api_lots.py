@@ -1,6 +1,6 @@
-"""Lots in the API: each write changes the balances, the ledger and the loss cases as custody.lots says (or nothing,
-when refused with its code), lots are scoped to the caller's units (404), roles are checked first (403), and the
-list reads in a fixed number of queries."""
+"""Lots in the API: each write changes the balances, the ledger and the loss cases as custody.lots and
+custody.lot_losses say (or nothing, when refused with its code), lots are scoped to the caller's units (404), roles
+are checked first (403), and the list reads in a fixed number of queries."""
 
 from datetime import timedelta
 
@@ -11,9 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from muster.core.testing import make_member
-from muster.custody import handover, lots
+from muster.custody import handover, lot_losses, lots
+from muster.custody.lot_balances import armory_holder, balance_of, member_holder
 from muster.custody.lot_models import Lot
-from muster.custody.lots import armory_holder, balance_of, member_holder
 from muster.custody.models import ItemType, LedgerEvent, LossCase
 from muster.custody.testing import make_item_type, make_lot
 from muster.training import services as training
@@ -272,8 +272,8 @@ def test_a_commander_recalls_a_lot_once(world, issued):
 
 
 def test_a_lost_quantity_is_recovered_in_parts(world, issued):
-    case = lots.report_loss(lot=issued, member=world.bob_member, quantity=30, kind="lost", actor=world.dave,
-                            circumstances="Dropped", place="Range", occurred_at=timezone.now())  # fmt: skip
+    case = lot_losses.report_loss(lot=issued, member=world.bob_member, quantity=30, kind="lost", actor=world.dave,
+                                  circumstances="Dropped", place="Range", occurred_at=timezone.now())  # fmt: skip
     url = f"/api/v1/loss-cases/{case.pk}/recover-lot"
     body = {"quantity": 25, "armory": "ARM-A", "notes": "Found in the grass."}
     assert answer(post(world, "carol", url, body)) == (404, "loss_case_not_found")

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from muster.custody import counts, losses, lots, maintenance, services
+from muster.custody import counts, losses, lot_losses, maintenance, services
 from muster.custody.models import Armory, Count, CountScan, Discrepancy, Item, LedgerEvent, LossCase
 from muster.custody.testing import make_item, make_item_type, make_lot
 from muster.custody.tests.test_cli import call
@@ -307,9 +307,9 @@ def test_it_lists_open_cases_in_the_actors_scope(world, shelf):
     assert [int(line.split()[0]) for line in out.splitlines()[:-1]] == [closed.pk]
     assert call("loss", "list", "--armory", "ARM-B")[1].splitlines()[-1] == "1 case(s)"
     lot = make_lot(world.armory_b, world.carol, quantity=100, number="B-LOT")
-    lot_case = lots.report_loss(lot=lot, quantity=3, kind="lost", circumstances="Box split open.",
-                                occurred_at=timezone.now(), place="Store B", armory=world.armory_b,
-                                actor=world.carol)  # fmt: skip
+    lot_case = lot_losses.report_loss(lot=lot, quantity=3, kind="lost", circumstances="Box split open.",
+                                      occurred_at=timezone.now(), place="Store B", armory=world.armory_b,
+                                      actor=world.carol)  # fmt: skip
     _, out, _ = call("loss", "list", "--armory", "ARM-B")  # a lot's case is homed with its lot
     assert sorted(int(line.split()[0]) for line in out.splitlines()[:-1]) == sorted([foreign.pk, lot_case.pk])
     code, _, err = call("loss", "list", "--status", "gone")

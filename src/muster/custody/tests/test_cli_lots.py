@@ -1,13 +1,13 @@
 """`muster lot`: the same rules as the web and the API; each subcommand changes the balances, the ledger and the loss
-cases as custody.lots says, and a refusal exits with its code (2 invalid, 3 refused, 4 not permitted, 5 not found)
-and changes nothing."""
+cases as custody.lots and custody.lot_losses say, and a refusal exits with its code (2 invalid, 3 refused, 4 not
+permitted, 5 not found) and changes nothing."""
 
 import pytest
 
 from muster.core.testing import make_member
 from muster.custody import handover, lots
+from muster.custody.lot_balances import armory_holder, balance_of, member_holder
 from muster.custody.lot_models import Lot
-from muster.custody.lots import armory_holder, balance_of, member_holder
 from muster.custody.models import ItemType, LedgerEvent, LossCase
 from muster.custody.testing import make_item_type, make_lot
 from muster.custody.tests.test_cli import call

@@ -430,11 +430,11 @@ def test_the_unit_dashboard_links_the_badge_sheet_for_commanders_and_armorers(cl
 
 
 def test_loss_cases_of_lot_quantities_are_listed_too(client, world):
-    from muster.custody import lots
+    from muster.custody import lot_losses
     from muster.custody.testing import make_lot
 
     lot = make_lot(world.armory_a, world.alice, quantity=500, number="7N6-041")
-    case = lots.report_loss(
+    case = lot_losses.report_loss(
         lot=lot, quantity=30, kind="lost", circumstances="Box missing.", place="Range", armory=world.armory_a,
         occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice,
     )  # fmt: skip

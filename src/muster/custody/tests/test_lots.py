@@ -9,9 +9,10 @@ from django.utils import timezone
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.models import Notification
 from muster.core.testing import make_member
-from muster.custody import handover, ledger, lots, services, triggers
+from muster.custody import handover, ledger, lot_losses, lots, services, triggers
+from muster.custody.lot_balances import armory_holder, balance_of, member_holder
 from muster.custody.lot_models import Lot, LotBalance
-from muster.custody.lots import Expenditure, armory_holder, balance_of, member_holder
+from muster.custody.lots import Expenditure
 from muster.custody.models import ItemType, LedgerEvent, LossCase
 from muster.custody.testing import make_item_type, make_lot
 from muster.members import services as member_services
@@ -235,18 +236,18 @@ def test_a_lost_quantity_is_recovered_in_parts_and_the_case_closes_when_all_is_b
 ):
     lots.issue(lot=lot, member=world.bob_member, quantity=30, actor=world.alice)
     with django_capture_on_commit_callbacks(execute=True):
-        case = lots.report_loss(lot=lot, member=world.bob_member, quantity=30, kind="lost", actor=world.dave,
-                                circumstances="Magazine pouch torn on patrol.", place="Sector 4",
-                                occurred_at=timezone.now() - timedelta(hours=3))  # fmt: skip
+        case = lot_losses.report_loss(lot=lot, member=world.bob_member, quantity=30, kind="lost", actor=world.dave,
+                                      circumstances="Magazine pouch torn on patrol.", place="Sector 4",
+                                      occurred_at=timezone.now() - timedelta(hours=3))  # fmt: skip
     assert held(lot, world.bob_member) == 0
     assert Notification.objects.filter(subject__startswith="Loss case: 30").exists()
-    lots.recover(case=case, quantity=25, armory=world.armory_a, actor=world.alice, notes="Found in the vehicle.")
+    lot_losses.recover(case=case, quantity=25, armory=world.armory_a, actor=world.alice, notes="Found in the vehicle.")
     case.refresh_from_db()
     assert (case.is_open, case.recovered_quantity) == (True, 25)
     with pytest.raises(Invalid) as error:
-        lots.recover(case=case, quantity=6, armory=world.armory_a, actor=world.alice, notes="More.")
+        lot_losses.recover(case=case, quantity=6, armory=world.armory_a, actor=world.alice, notes="More.")
     assert error.value.code == "more_than_lost"
-    lots.recover(case=case, quantity=5, armory=world.armory_a, actor=world.alice, notes="The rest, same place.")
+    lot_losses.recover(case=case, quantity=5, armory=world.armory_a, actor=world.alice, notes="The rest, same place.")
     case.refresh_from_db()
     assert (case.status, case.closed_event.kind) == ("recovered", "lot_recover")
     assert in_store(lot, world.armory_a) == 1000

@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from muster.core.errors import Invalid, Refused
 from muster.core.testing import make_account, make_member, make_unit
-from muster.custody import counts, handover, ledger, losses, lots, services
+from muster.custody import counts, handover, ledger, losses, lot_losses, lots, services
 from muster.custody.count_models import Discrepancy
 from muster.custody.lot_models import LotBalance
 from muster.custody.lots import Expenditure
@@ -258,7 +258,9 @@ class CustodyMachine(RuleBasedStateMachine):
     def recover_lot(self, data):
         pk = data.draw(st.sampled_from(sorted(self.lot_cases)))
         case = LossCase.objects.get(pk=pk)
-        lots.recover(case=case, quantity=case.quantity, armory=self.armories[1], actor=self.armorer, notes="found")
+        lot_losses.recover(
+            case=case, quantity=case.quantity, armory=self.armories[1], actor=self.armorer, notes="found"
+        )
         del self.lot_cases[pk]
         self.lot_move(None, (HolderKind.ARMORY, self.armories[1].pk), case.quantity)
         self.events += 1

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from muster.core.testing import make_member, make_unit
 from muster.core.tests.test_query_counts import Guard, context_rows, json_rows, params, run_guard
-from muster.custody import counts, handover, losses, lots, policy, recalls, services
+from muster.custody import counts, handover, losses, lot_losses, lots, policy, recalls, services
 from muster.custody.models import Armory, Item, Recall
 from muster.custody.testing import make_item, make_item_type, make_lot
 from muster.custody.tests.test_receipts import pdf_text
@@ -210,7 +210,7 @@ def _lot_holders(ctx, n: int) -> None:
 
 def _lot_cases(ctx, n: int) -> None:
     for _ in range(n):
-        lots.report_loss(
+        lot_losses.report_loss(
             lot=ctx.lot, quantity=1, kind="lost", circumstances="Short in the box.", place="Store",
             occurred_at=timezone.now() - timedelta(hours=1), actor=ctx.world.alice, armory=ctx.world.armory_a,
         )  # fmt: skip

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.testing import make_member
 from muster.core.tests.test_refusals import call, refused_by_cli, unchanged
-from muster.custody import checkpoints, handover, losses, lots, services
+from muster.custody import checkpoints, handover, losses, lot_losses, lots, services
 from muster.custody.models import Armory, ItemType, LedgerCheckpoint, LossCase
 from muster.custody.testing import make_item, make_lot
 from muster.members.models import Account, Member
@@ -71,7 +71,7 @@ def item_case(world, item) -> LossCase:
 
 
 def lot_case(world, lot) -> LossCase:
-    return lots.report_loss(
+    return lot_losses.report_loss(
         lot=lot, quantity=10, kind="lost", circumstances="A box fell off the truck",
         occurred_at=timezone.now() - timedelta(hours=1), place="Depot road", actor=world.alice, armory=world.armory_a,
     )  # fmt: skip
@@ -99,7 +99,7 @@ CUSTODY_CHANGES = {
         item_type=lot.item_type, lot_number="7N6-1990-002", armory=w.armory_a, quantity=100, actor=w.alice
     ),
     "lot_issue": lambda w, rifle, spare, lot: lots.issue(lot=lot, member=w.bob_member, quantity=30, actor=w.alice),
-    "lot_report_loss": lambda w, rifle, spare, lot: lots.report_loss(
+    "lot_report_loss": lambda w, rifle, spare, lot: lot_losses.report_loss(
         lot=lot,
         quantity=5,
         kind="lost",
@@ -265,7 +265,7 @@ def test_it_recovers_a_lot_case_only_on_the_lot(world, lot):
 def test_it_recovers_an_item_case_only_on_the_item(world, rifle):
     case = item_case(world, rifle)
     with unchanged(), pytest.raises(Invalid) as refusal:
-        lots.recover(case=case, quantity=1, armory=world.armory_a, actor=world.alice, notes="Found")
+        lot_losses.recover(case=case, quantity=1, armory=world.armory_a, actor=world.alice, notes="Found")
     assert refusal.value.code == "not_a_lot_case"
     # The faces look the case up among lot cases only, so an item case is not found there.
     body = {"quantity": 1, "armory": "ARM-A", "notes": "Found"}

@@ -1,5 +1,6 @@
 """Lots on the web: the list, the lot page, and a form per movement — each changes the balances, the ledger and the
-loss cases as custody.lots says, a refusal shows its code and changes nothing, another unit's lot answers 404."""
+loss cases as custody.lots and custody.lot_losses say, a refusal shows its code and changes nothing, another unit's
+lot answers 404."""
 
 from datetime import timedelta
 
@@ -10,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from muster.core.testing import make_member
-from muster.custody import handover, lots
+from muster.custody import handover, lot_losses, lots
+from muster.custody.lot_balances import armory_holder, balance_of, member_holder
 from muster.custody.lot_models import Lot, LotBalance
-from muster.custody.lots import armory_holder, balance_of, member_holder
 from muster.custody.models import Armory, ItemType, LedgerEvent, LossCase
 from muster.custody.testing import make_item_type, make_lot
 from muster.training import services as training
@@ -127,8 +128,8 @@ def test_the_lot_page_reads_in_a_fixed_number_of_queries(client, world, issued):
     for _ in range(6):
         member = make_member(world.unit_a)
         lots.issue(lot=issued, member=member, quantity=3, actor=world.alice)
-        lots.report_loss(lot=issued, member=member, quantity=1, kind="lost", circumstances="Dropped", place="Range",
-                         occurred_at=timezone.now(), actor=world.alice)  # fmt: skip
+        lot_losses.report_loss(lot=issued, member=member, quantity=1, kind="lost", circumstances="Dropped",
+                               place="Range", occurred_at=timezone.now(), actor=world.alice)  # fmt: skip
     assert queries() == before
 
 
@@ -315,9 +316,9 @@ def test_a_commander_recalls_the_lot_and_its_holder_sees_the_banner(client, worl
 
 
 def test_a_lost_quantity_is_recovered_in_parts_until_the_case_closes(client, world, issued):
-    case = lots.report_loss(lot=issued, member=world.bob_member, quantity=30, kind="lost", actor=world.dave,
-                            circumstances="Left in the vehicle", place="Motor pool",
-                            occurred_at=timezone.now() - timedelta(hours=1))  # fmt: skip
+    case = lot_losses.report_loss(lot=issued, member=world.bob_member, quantity=30, kind="lost", actor=world.dave,
+                                  circumstances="Left in the vehicle", place="Motor pool",
+                                  occurred_at=timezone.now() - timedelta(hours=1))  # fmt: skip
     url = reverse("lot-recover", args=[case.pk])
     assert as_user(client, world.dave).get(url).status_code == 403
     assert as_user(client, world.carol).get(url).status_code == 404
@@ -362,7 +363,7 @@ def test_a_lot_issue_the_rules_refuse_checks_no_pin(client, world, lot, settings
             actor=world.alice,
             receiver=handover.confirm(member=world.bob_member, pin="4071", actor=world.alice, purpose="x"),
         )
-        lots.report_loss(
+        lot_losses.report_loss(
             lot=lot,
             member=world.bob_member,
             quantity=5,
