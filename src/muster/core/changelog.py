@@ -102,7 +102,7 @@ def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
+    return value is None or (isinstance(value, (str, list)) and not value)
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list]:
@@ -173,8 +173,8 @@ def entry(
         raise ValueError(f"unknown change action {action!r}")
     if action == UPDATE and before is None:
         raise ValueError("an update needs the snapshot taken before it (before=snapshot(obj))")
-    if action == CREATE:
-        changes = diff({}, snapshot(obj))
+    if action == CREATE:  # diff({}, snapshot(obj)), without comparing every value with nothing
+        changes = {name: [None, value] for name, value in snapshot(obj).items() if not _empty(value)}
     elif action == DELETE:
         changes = diff(before if before is not None else snapshot(obj), {})
     else:

@@ -160,10 +160,33 @@ class LedgerEventSerializer(serializers.ModelSerializer):
         return holder_data(event.to_kind, event.to_armory, event.to_member)
 
 
+PARTIES = ("item", "lot", "from_armory", "from_member", "to_armory", "to_member", "actor")
+
+
+def loaded(obj, name: str):
+    """`obj.name` if it is already loaded, else None (never a query)."""
+    field = obj._meta.get_field(name)
+    return getattr(obj, name) if field.is_cached(obj) else None
+
+
 def with_parties(events):
-    return events.select_related(
-        "item__item_type", "lot__item_type", "from_armory", "from_member", "to_armory", "to_member", "actor"
-    )
+    return events.select_related("item__item_type", "lot__item_type", *PARTIES[2:])
+
+
+def attach_parties(event: LedgerEvent, known) -> bool:
+    """Set each party of a new event that is not loaded yet from the `known` objects; False if one is missing.
+    An item counts only with its type loaded, since the serializer shows the type."""
+    by_key = {(obj._meta.concrete_model, obj.pk): obj for obj in known if obj is not None}
+    for name in PARTIES:
+        field = LedgerEvent._meta.get_field(name)
+        related_id = getattr(event, field.attname)
+        if related_id is None:
+            continue
+        obj = getattr(event, name) if field.is_cached(event) else by_key.get((field.related_model, related_id))
+        if obj is None or (name == "item" and not Item.item_type.is_cached(obj)):
+            return False
+        setattr(event, name, obj)
+    return True
 
 
 class ApiItemFilterSet(ItemFilterSet):
@@ -349,7 +372,7 @@ class CustodyActionView(APIView):
         account = self.request.user
         if isinstance(data["item"], str):
             return queries.find_item(account, data["item"], item_type_id=data.get("item_type"))
-        items = queries.visible_items(account).filter(pk=data["item"])
+        items = queries.visible_items(account).filter(pk=data["item"]).select_related("item_type", "holder_armory")
         if data.get("item_type"):
             items = items.filter(item_type_id=data["item_type"])
         item = items.first()
@@ -357,8 +380,11 @@ class CustodyActionView(APIView):
             raise NotFound(f"No item with id {data['item']} in your units.", code="item_not_found")
         return item
 
-    def created(self, event: LedgerEvent) -> Response:
-        event = with_parties(LedgerEvent.objects).get(pk=event.pk)
+    def created(self, event: LedgerEvent, *known) -> Response:
+        """201 with the event as the ledger shows it. Its parties are taken from `known` (the objects the request
+        already loaded) where they match; any other party means reading the event back with all of them."""
+        if not attach_parties(event, known):
+            event = with_parties(LedgerEvent.objects).get(pk=event.pk)
         return Response(
             LedgerEventSerializer(event, context={"request": self.request}).data,
             status=status.HTTP_201_CREATED,
@@ -388,11 +414,13 @@ class IssueView(CustodyActionView):
         member = queries.find_member(request.user, data["member"])
         services.refuse_self_issue(actor=request.user, member=member)  # before the PIN is checked (and logged)
         override = self.countersign(request, data["override"]) if data.get("override") else None
-        # The rules first: a refused issue must not cost the member a PIN attempt (each is logged and counted).
-        services.precheck_issue(item=item, member=member, actor=request.user, due_at=data.get("due_at"),
-                                override=override)  # fmt: skip
         receiver = None
-        if data.get("pin") is not None:  # outside any transaction, so a wrong PIN is logged and counted
+        if data.get("pin") is not None:
+            # The rules first: a refused issue must not cost the member a PIN attempt (each is logged and counted).
+            # Without a PIN there is nothing to spare, and `issue` checks every rule under the item's lock anyway.
+            services.precheck_issue(item=item, member=member, actor=request.user, due_at=data.get("due_at"),
+                                    override=override)  # fmt: skip
+            # Outside any transaction, so a wrong PIN is logged and counted.
             receiver = handover.confirm(member=member, pin=data["pin"], actor=request.user, purpose="issue")
         event = services.issue(
             item=item,
@@ -403,7 +431,7 @@ class IssueView(CustodyActionView):
             override=override,
             receiver=receiver,
         )
-        return self.created(event)
+        return self.created(event, item, member, request.user, loaded(item, "holder_armory"))
 
     @staticmethod
     def countersign(request, given: dict) -> services.Override:

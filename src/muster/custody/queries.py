@@ -38,7 +38,7 @@ def find_item(account: Account, serial_number: str, *, item_type_id: int | None 
     serial_number = (serial_number or "").strip()
     if not serial_number:
         raise Invalid("Give the item's serial number.", code="serial_missing")
-    items = visible_items(account).filter(serial_number=serial_number).select_related("item_type")
+    items = visible_items(account).filter(serial_number=serial_number).select_related("item_type", "holder_armory")
     if item_type_id is not None:
         items = items.filter(item_type_id=item_type_id)
     found = list(items[:2])

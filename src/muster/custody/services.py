@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from muster.core import changelog
@@ -189,9 +190,12 @@ def gate(*, item: Item, member: Member, due_at: datetime, now: datetime) -> list
         return [Refused(f"{item} is {item.get_condition_display().lower()}.", code="item_unserviceable")]
     if item.holder_armory is not None and item.holder_armory.kind == Armory.Kind.WORKSHOP:
         return [Refused(f"{item} is in maintenance at {item.holder_armory}.", code="item_in_maintenance")]
-    if LossCase.objects.filter(item_id=item.pk, closed_at=None).exists():
+    # One query for both freezes: the item's own open case, and any open case that names the member.
+    open_cases = LossCase.objects.filter(Q(item_id=item.pk) | Q(last_member_id=member.pk), closed_at=None)
+    frozen = set(open_cases.values_list("item_id", "last_member_id"))
+    if any(item_id == item.pk for item_id, _ in frozen):
         return [Refused(f"{item} is reported lost; recover it first.", code="item_lost")]
-    if LossCase.objects.filter(last_member_id=member.pk, closed_at=None).exists():
+    if any(member_id == member.pk for _, member_id in frozen):
         return [Refused(f"{member} is frozen by an open loss case until it is closed.", code="member_frozen")]
     failures = []
     if member.status == Member.Status.APPLICANT:

@@ -277,6 +277,24 @@ def test_it_issues_an_item_by_id_and_records_the_actor(world, items, via):
     assert response["Location"] == f"/api/v1/ledger/{event.seq}/"
 
 
+@pytest.mark.parametrize("by", ["id", "serial"])
+def test_the_issue_answers_with_the_event_as_the_ledger_shows_it_in_a_fixed_number_of_queries(world, items, by):
+    """The 201 body is built from the objects the request already loaded (custody.api.attach_parties), not read
+    back: it must equal the ledger API's view of the event, and the request's queries must stay few."""
+    body = {"item": items[0].pk if by == "id" else "A-1", "member": world.bob_member.member_no}
+    alice = client_for(world.alice)
+    with CaptureQueriesContext(connection) as queries:
+        response = alice.post(ISSUE, body, format="json")
+    sql = [query["sql"] for query in queries.captured_queries]  # now: the next request clears Django's query log
+    assert response.status_code == 201, response.content
+    event = LedgerEvent.objects.get(item=items[0], kind="issue")
+    assert response.json() == alice.get(f"/api/v1/ledger/{event.seq}/").json()
+    # The token, the item, the member, then the issue under the lock (item, type, armory, member, policy, open
+    # loss cases, qualifications, head, event, item) and the webhooks after commit; no read-back of the event.
+    assert len(sql) <= 19, "\n".join(statement[:120] for statement in sql)
+    assert not any('FROM "custody_ledgerevent"' in statement for statement in sql)
+
+
 def test_it_issues_by_serial_and_takes_the_type_when_serials_repeat(world, items):
     radio = make_item(world.armory_a, world.alice, item_type=make_item_type("Radio", category="radio"), serial="A-1")
     alice = client_for(world.alice)
