@@ -3,10 +3,12 @@
 `AuditedModelBackend` is Django's ModelBackend (AUTHENTICATION_BACKENDS, after axes) that also records a password
 accepted where no session starts. Sign-ins (the login page, the admin's) are recorded as `login` by core.audit when
 the session starts; the API token endpoint's success is recorded as `token_issued` when the token is handed out
-(members.services.issue_token), so both are left alone here. Every other authenticate() call is a commander's
-countersign at the counter (custody.views and custody.api, issue with an override): recorded as `countersigned`,
-naming the commander and, in the detail, the account at the counter. A re-authentication (the password typed again
-before changing a credential, `reauthenticate`) is recorded by the change it allows, not here.
+(members.services.issue_token), so both are left alone here. A commander's countersign at the counter (custody.views
+and custody.api, issue with an override) goes through `countersign`, which asks for the commander's TOTP code too
+where that account signs in with one, and records `countersigned` once both are right, naming the commander and,
+in the detail, the account at the counter. A re-authentication (the password typed again before changing a
+credential, `reauthenticate`) is recorded by the change it allows, not here. Any other authenticate() call with a
+request is recorded as a countersign too, so none goes unseen.
 
 Failed checks are recorded by core.audit (`login_failed`, from Django's signal) and counted by django-axes, which
 locks the username at that address after MUSTER_LOGIN_FAILURE_LIMIT failures, whichever of these pages they hit.
@@ -54,13 +56,46 @@ class AuditedModelBackend(ModelBackend):
     def _record_success(request, account) -> None:
         if getattr(request, _PURPOSE, None) or request.path in _session_paths() or request.path == _token_path():
             return
-        from muster.core import audit
+        _record_countersign(request, account)
 
-        at_counter = getattr(request, "user", None)
-        by = at_counter.get_username() if at_counter is not None and at_counter.is_authenticated else "-"
-        audit.record(
-            AuditEvent.Kind.COUNTERSIGNED, request=request, account=account, detail=f"countersign at the account {by}"
-        )
+
+def _record_countersign(request, account) -> None:
+    from muster.core import audit
+
+    at_counter = getattr(request, "user", None)
+    by = at_counter.get_username() if at_counter is not None and at_counter.is_authenticated else "-"
+    audit.record(
+        AuditEvent.Kind.COUNTERSIGNED, request=request, account=account, detail=f"countersign at the account {by}"
+    )
+
+
+def countersign(request, *, username: str, password: str, code: str = ""):
+    """The commander who countersigns at the counter with their own credentials, or None when the username or
+    password is wrong or the account is disabled (a failed login for axes and the audit trail, as anywhere).
+
+    The countersign is as strong as the commander's sign-in: an account that signs in with a TOTP code must give its
+    current code as well (core.otp.must_verify). Missing: Invalid `countersign_otp_required`; wrong, reused,
+    throttled or never set up: core.otp.verify_code's refusal (otp_invalid, otp_throttled, otp_not_enrolled).
+    `countersigned` is recorded only when every factor is right."""
+    from muster.core import otp
+    from muster.core.errors import Invalid
+
+    setattr(request, _PURPOSE, "countersign")  # the password alone is not yet a countersign: recorded below
+    try:
+        commander = authenticate(request, username=username, password=password)
+    finally:
+        delattr(request, _PURPOSE)
+    if commander is None:
+        return None
+    if otp.must_verify(commander):
+        if not code.strip():
+            raise Invalid(
+                f"{commander.get_username()} signs in with a TOTP code: the countersign needs it too.",
+                code="countersign_otp_required",
+            )
+        otp.verify_code(account=commander, code=code, request=request, purpose="countersign")
+    _record_countersign(request, commander)
+    return commander
 
 
 @dataclass(frozen=True)

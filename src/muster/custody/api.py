@@ -5,7 +5,6 @@ Thin: serializers check the shape of the input, custody.queries finds things wit
 custody.services makes the change and raises the domain errors that core.api maps to 400/403/404/409.
 """
 
-from django.contrib.auth import authenticate
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
@@ -13,6 +12,7 @@ from rest_framework import parsers, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from muster.core import auth
 from muster.core.api import ScopedViewSet, error_responses
 from muster.core.api_input import (
     ID_MAX,
@@ -320,6 +320,14 @@ class CountersignSerializer(JSONBodySerializer):
     commander_password = serializers.CharField(
         max_length=4096, trim_whitespace=False, style={"input_type": "password"}, write_only=True
     )
+    commander_otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=20,
+        write_only=True,
+        help_text="The commander's current TOTP code: required when that account signs in with one",
+    )
     reason = serializers.CharField(
         max_length=2000, allow_blank=True, help_text="Why the issue goes ahead despite the refusal (10+ characters)"
     )
@@ -403,7 +411,9 @@ class IssueView(CustodyActionView):
         "member_vetting_expired, member_not_qualified. 403: not_armorer, member_out_of_scope. "
         "400: invalid, due_in_past, serial_ambiguous. With `override` (only for member_vetting_expired, "
         "member_not_qualified, member_applicant): 403 countersign_failed (wrong commander credentials), "
-        "self_override, override_not_commander; 400 override_reason_missing. Handover PIN (409): "
+        "self_override, override_not_commander; 400 override_reason_missing; a commander who signs in with a TOTP "
+        "code gives it as `commander_otp`: 400 countersign_otp_required (missing), otp_invalid (wrong or reused), "
+        "409 otp_throttled, otp_not_enrolled. Handover PIN (409): "
         "receiver_confirmation_required (no `pin` where the site requires one), pin_wrong, pin_locked, pin_not_set.",
         request=IssueSerializer,
         responses={201: LedgerEventSerializer, **_WRITE_ERRORS},
@@ -436,7 +446,9 @@ class IssueView(CustodyActionView):
     @staticmethod
     def countersign(request, given: dict) -> services.Override:
         """Authenticate the commander by their own credentials; whether they may override is the service's rule."""
-        commander = authenticate(request, username=given["commander"], password=given["commander_password"])
+        commander = auth.countersign(
+            request, username=given["commander"], password=given["commander_password"], code=given["commander_otp"]
+        )
         if commander is None:
             raise NotPermitted("The commander's username or password is wrong.", code="countersign_failed")
         return services.Override(commander=commander, reason=given["reason"])

@@ -12,6 +12,8 @@ from muster.core.views import bootstrap
 from muster.custody.models import ItemType
 
 OVERRIDE_PREFIX = "override_"
+# A countersign is under way when any of these is filled in.
+OVERRIDE_FIELDS = ("override_commander", "override_password", "override_otp", "override_reason")
 _SCAN = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "data-scan": ""}
 
 
@@ -85,6 +87,13 @@ class IssueForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
+    override_otp = forms.CharField(
+        label="Commander's authenticator code",
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text="Needed when the commander signs in with an authenticator app.",
+    )
     override_reason = forms.CharField(
         label="Why the rule is overridden",
         max_length=1000,
@@ -113,7 +122,7 @@ class IssueForm(forms.Form):
 
     def override_requested(self) -> bool:
         data = self.cleaned_data
-        return any(data.get(name) for name in ("override_commander", "override_password", "override_reason"))
+        return any(data.get(name) for name in OVERRIDE_FIELDS)
 
 
 class ReturnForm(forms.Form):

@@ -9,7 +9,6 @@ The forms work with htmx (the panel with the result and a fresh form is swapped 
 
 from datetime import datetime
 
-from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
+from muster.core import auth
 from muster.core.errors import DomainError, Invalid
 from muster.core.views import (
     FORM_ERROR_STATUS,
@@ -39,7 +39,7 @@ from muster.core.views import (
 )
 from muster.custody import dashboard, handover, queries, services, views_dashboard
 from muster.custody.filters import ItemFilterSet
-from muster.custody.forms import IssueForm, ReturnForm, TransferForm
+from muster.custody.forms import OVERRIDE_FIELDS, IssueForm, ReturnForm, TransferForm
 from muster.custody.models import Armory, ArmoryTally, HolderKind, Item, LedgerEvent, LossCase
 from muster.custody.views_reports import armory_items, held_by, mark_returnable, open_loss_kind, open_recalls
 from muster.members import scope
@@ -320,7 +320,7 @@ class IssueView(CustodyFormView):
         member = queries.find_member(user, data["member_no"])
         services.refuse_self_issue(actor=user, member=member)  # before the PIN is checked (and logged)
         override = None
-        if any(data.get(name) for name in ("override_commander", "override_password", "override_reason")):
+        if any(data.get(name) for name in OVERRIDE_FIELDS):
             override = services.Override(commander=self._countersigning_commander(data), reason=data["override_reason"])
         # Every rule (and the countersign) first: a refused issue leaves no PIN attempt behind.
         services.precheck_issue(item=item, member=member, actor=user, due_at=data["due_at"], override=override)
@@ -338,8 +338,11 @@ class IssueView(CustodyFormView):
 
     def _countersigning_commander(self, data) -> Account:
         """The commander proves presence with their own password; the armorer's session does not count."""
-        commander = authenticate(
-            self.request, username=data["override_commander"].strip(), password=data["override_password"]
+        commander = auth.countersign(
+            self.request,
+            username=data["override_commander"].strip(),
+            password=data["override_password"],
+            code=data["override_otp"],
         )
         if commander is None:
             raise Invalid(
@@ -352,7 +355,11 @@ class IssueView(CustodyFormView):
         if exc is None or getattr(exc, "field", None):
             # A missing or wrong PIN while a countersign is under way: keep the override open for the retry.
             return any(form.data.get(name, "").strip() for name in ("override_commander", "override_reason"))
-        return exc.code in services.OVERRIDABLE or exc.code.startswith("override_") or exc.code == "self_override"
+        return (
+            exc.code in services.OVERRIDABLE
+            or exc.code.startswith(("override_", "countersign_", "otp_"))
+            or exc.code == "self_override"
+        )
 
 
 class ReturnView(CustodyFormView):
