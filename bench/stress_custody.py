@@ -15,6 +15,7 @@ events = registrations + acknowledged operations, and no operation raised anythi
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -67,33 +68,15 @@ def run(options) -> dict:
     workers = [
         subprocess.Popen([sys.executable, __file__, f"--worker={index}", *tuning]) for index in range(options.processes)
     ]
-    problems = []
-    deadline = time.monotonic() + options.timeout
-    # Start every worker's operations at once, after all have paid for Django's start-up.
-    while not all((workdir / f"ready-{i}").exists() for i in range(options.processes)):
-        if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
-            problems.append("a worker died before it was ready")
-            break
-        time.sleep(0.1)
-    (workdir / "go").touch()
-    started = time.monotonic()
-    last_report = started
-    while any(w.poll() is None for w in workers):
-        if time.monotonic() > deadline:
-            for w in workers:
-                if w.poll() is None:
-                    w.kill()
-            problems.append(f"workers still running after {options.timeout:.0f} s were killed")
-            break
-        time.sleep(0.5)
-        if time.monotonic() - last_report >= 30:
-            last_report = time.monotonic()
-            done = sum(_progress(workdir, i) for i in range(options.processes))
-            print(
-                f"  … {done:,} / {options.processes * options.ops:,} operations, "
-                f"{done / (last_report - started):,.0f} ops/s",
-                flush=True,
-            )
+    # Stopping the run (Ctrl-C, SIGTERM) stops its workers too, and the throwaway database is dropped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
+    try:
+        problems = _supervise(workers, workdir, options)
+    except BaseException:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+        raise
     for index, w in enumerate(workers):
         if w.wait() != 0:
             problems.append(f"worker {index} exited with status {w.returncode}")
@@ -211,6 +194,38 @@ def worker(options) -> None:
             "finished": finished,
         },
     )
+
+
+def _supervise(workers, workdir: Path, options) -> list[str]:
+    """Start the workers together, wait for them, print progress every 30 s; the problems seen."""
+    problems = []
+    deadline = time.monotonic() + options.timeout
+    # Start every worker's operations at once, after all have paid for Django's start-up.
+    while not all((workdir / f"ready-{i}").exists() for i in range(options.processes)):
+        if any(w.poll() is not None for w in workers) or time.monotonic() > deadline:
+            problems.append("a worker died before it was ready")
+            break
+        time.sleep(0.1)
+    (workdir / "go").touch()
+    started = time.monotonic()
+    last_report = started
+    while any(w.poll() is None for w in workers):
+        if time.monotonic() > deadline:
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+            problems.append(f"workers still running after {options.timeout:.0f} s were killed")
+            break
+        time.sleep(0.5)
+        if time.monotonic() - last_report >= 30:
+            last_report = time.monotonic()
+            done = sum(_progress(workdir, i) for i in range(options.processes))
+            print(
+                f"  … {done:,} / {options.processes * options.ops:,} operations, "
+                f"{done / (last_report - started):,.0f} ops/s",
+                flush=True,
+            )
+    return problems
 
 
 def print_summary(s: dict) -> None:
