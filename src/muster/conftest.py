@@ -99,6 +99,12 @@ def _no_api_throttling(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_web_throttling(settings):
+    # Likewise the web pages' rates; core/tests/test_security_web_throttling.py switches them on.
+    settings.MUSTER_WEB_THROTTLING = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests create many accounts and do not test the hasher's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -102,6 +102,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "muster.core.middleware.AbsoluteSessionTimeoutMiddleware",
     "muster.core.middleware.TwoFactorMiddleware",
+    # The web pages' request rates (core.throttling), counted in process_view (the route picks the rate) before the
+    # view. After the two-factor gate: a session that has the password but not yet the second factor is turned
+    # away there and reaches only the sign-in steps, which are counted per address, so it cannot use up its
+    # account's rate and lock the owner out of the counter. The API's paths are left to DRF's throttles.
+    "muster.core.throttling.WebRateMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it answers locked-out logins
 ]
 
@@ -242,9 +247,13 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Outside production, serve straight from the source folders so the demo needs no collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
+# API tokens last this many days from their creation (core.authentication): then 401 token_expired, and the token
+# endpoint or `muster user token` hands out a new one.
+MUSTER_API_TOKEN_DAYS = env_int("MUSTER_API_TOKEN_DAYS", 30, minimum=1, maximum=365)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "muster.core.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -269,6 +278,16 @@ REST_FRAMEWORK = {
 }
 # On by default; off where MUSTER_LOGIN_THROTTLING is off (load tests), unless set itself.
 MUSTER_API_THROTTLING = env_bool("MUSTER_API_THROTTLING", AXES_ENABLED)
+# The web pages' request rates (core.throttling.WebRateMiddleware; every path but /api/): per account on every page,
+# tighter on the pages that answer a file (the PDFs, the ledger's files, the CSV and XLSX exports), per address for
+# callers not signed in and on the sign-in steps. Over a rate: a 429 page with Retry-After, the view not run. The
+# switch follows MUSTER_API_THROTTLING unless set itself.
+MUSTER_WEB_THROTTLE_RATES = {
+    "web": env_rate("MUSTER_WEB_RATE", "600/minute"),
+    "web_documents": env_rate("MUSTER_WEB_RATE_DOCUMENTS", "30/minute"),
+    "web_anonymous": env_rate("MUSTER_WEB_RATE_ANONYMOUS", "120/minute"),
+}
+MUSTER_WEB_THROTTLING = env_bool("MUSTER_WEB_THROTTLING", MUSTER_API_THROTTLING)
 # The throttles' counts live in the cache: in each server process (LocMemCache) by default, shared by every process
 # in Redis when MUSTER_REDIS_URL is set.
 SPECTACULAR_SETTINGS = {

@@ -4,6 +4,9 @@ One place turns every error into an HTTP answer with a stable body:
   400 {"code": "invalid", "detail", "errors": {field: [messages]}}   serializer / filter validation
   400 {"code", "detail"}                                             an Invalid domain error (e.g. due_in_past)
   401 / 403 / 404 / 409 {"code", "detail"}                           authentication, role, scope, rule refusal
+  429 {"code": "throttled", "detail"}                                over a request rate (core.throttling)
+
+Refusals are recorded in the audit trail here (403 `refused`, 409 `rule_refused`, 429 `throttled`: _audit_refusal).
 
 Reading input as strictly as the schema states it (bodies, query parameters, ids) is core.api_input's.
 """
@@ -19,6 +22,7 @@ from rest_framework.exceptions import (
     AuthenticationFailed,
     NotAuthenticated,
     PermissionDenied,
+    Throttled,
     ValidationError,
 )
 from rest_framework.response import Response
@@ -26,9 +30,9 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from muster.core import otp
+from muster.core import authentication, otp
 from muster.core.api_input import LOOKUP_VALUE_REGEX, StrictFilterBackend, StrictLimitOffsetPagination
-from muster.core.errors import DomainError, Invalid, NotFound, NotPermitted
+from muster.core.errors import DomainError, Invalid, NotFound, NotPermitted, Refused
 from muster.members import scope
 from muster.members.services import issue_token
 
@@ -39,16 +43,8 @@ def exception_handler(exc, context):
     request = context.get("request")
     if isinstance(exc, Http404) and request is not None and context.get("view") is not None:
         exc = _unauthenticated_instead(exc, request, context["view"])
-    if isinstance(exc, (NotPermitted, PermissionDenied)) and request is not None:
-        from muster.core.audit import record
-        from muster.core.models import AuditEvent
-
-        record(
-            AuditEvent.Kind.REFUSED,
-            request=request,
-            account=request.user,
-            detail=getattr(exc, "code", "") or str(getattr(exc, "detail", "")),
-        )
+    if request is not None:
+        _audit_refusal(exc, request)
     if isinstance(exc, DataError) and _NUL in str(exc):
         exc = _nul_refusal(context)
     if isinstance(exc, DomainError):
@@ -70,6 +66,22 @@ def exception_handler(exc, context):
         codes = exc.get_codes()
         response.data = {"code": codes if isinstance(codes, str) else "error", "detail": detail}
     return response
+
+
+def _audit_refusal(exc, request) -> None:
+    """The audit trail's record of a refusal (docs/security.md *Logs*): `refused` for a missing role (403),
+    `rule_refused` for a rule's refusal (409) unless its service recorded it, `throttled` for a request over its
+    rate (429, at most once a minute per caller and rate: core.audit.record_throttled)."""
+    from muster.core.audit import record, record_throttled
+    from muster.core.models import AuditEvent
+
+    if isinstance(exc, (NotPermitted, PermissionDenied)):
+        detail = getattr(exc, "code", "") or str(getattr(exc, "detail", ""))
+        record(AuditEvent.Kind.REFUSED, request=request, account=request.user, detail=detail)
+    elif isinstance(exc, Refused) and not exc.recorded:
+        record(AuditEvent.Kind.RULE_REFUSED, request=request, account=request.user, detail=f"{exc.code}: {exc.detail}")
+    elif isinstance(exc, Throttled):
+        record_throttled(request, wait=exc.wait)
 
 
 # PostgreSQL stores no NUL character in text, and psycopg refuses to send one ("... cannot contain NUL (0x00)
@@ -201,11 +213,16 @@ _OTP_STATUS = {
 
 class ObtainTokenView(ObtainAuthToken):
     """Exchange a username, password and (for accounts with two-factor sign-in) a TOTP code for the account's API
-    token (sent as `Authorization: Token <key>`). Missing code: 400 otp_required; wrong or reused code: 401
-    otp_invalid; too many wrong codes: 429 otp_throttled; two-factor not set up yet: 403 otp_not_enrolled (set it up
-    on the web first). Tokens are otherwise issued only by `muster user token` on the server."""
+    token (sent as `Authorization: Token <key>`) and when it expires. A token lasts MUSTER_API_TOKEN_DAYS from its
+    creation; until then this answers the same token, after that a new one. Missing code: 400 otp_required; wrong
+    or reused code: 401 otp_invalid; too many wrong codes: 429 otp_throttled; two-factor not set up yet: 403
+    otp_not_enrolled (set it up on the web first). Tokens are otherwise issued only by `muster user token` on the
+    server."""
 
     serializer_class = TokenRequestSerializer
+    # The body's credentials are the only ones read here: an expired (or any) token a client sends along out of habit
+    # must not stand between it and a new one (else 401 token_expired, core.authentication).
+    authentication_classes = ()
     # DRF's ObtainAuthToken opts out of throttling (throttle_classes = ()): the endpoint open to strangers is the one
     # that most needs its rates (per address, and the tighter "token" rate, core.throttling).
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
@@ -215,7 +232,16 @@ class ObtainTokenView(ObtainAuthToken):
         tags=["auth"],
         request=TokenRequestSerializer,
         responses={
-            status.HTTP_200_OK: inline_serializer(name="Token", fields={"token": serializers.CharField()}),
+            status.HTTP_200_OK: inline_serializer(
+                name="Token",
+                fields={
+                    "token": serializers.CharField(),
+                    "expires": serializers.DateTimeField(
+                        help_text="When the token stops working (MUSTER_API_TOKEN_DAYS after it was made): then "
+                        "401 token_expired, and this endpoint hands out a new one"
+                    ),
+                },
+            ),
             **error_responses(400, 401, 403, 429),
         },
         auth=[],
@@ -227,7 +253,9 @@ class ObtainTokenView(ObtainAuthToken):
         refusal = self.second_factor_refusal(request, account, serializer.validated_data.get("otp", "").strip())
         if refusal is not None:
             return refusal
-        return Response({"token": issue_token(account=account, actor=account).key})
+        token = issue_token(account=account, actor=account)
+        expires = serializers.DateTimeField().to_representation(authentication.expires_at(token))
+        return Response({"token": token.key, "expires": expires})
 
     @staticmethod
     def second_factor_refusal(request, account, code: str) -> Response | None:

@@ -1,5 +1,6 @@
-"""Security audit trail: every login, logout, failed login, authorization refusal, personal-data export, password
-change, ended session and handed-out API token is written to core.AuditEvent and to the `muster.audit` log.
+"""Security audit trail: every login, logout, failed login, authorization refusal, rule refusal, personal-data export,
+password change, ended session and handed-out API token is written to core.AuditEvent and to the `muster.audit`
+log; a caller over a request rate once a minute per rate (`record_throttled`).
 
 The table is append-only (database triggers, core.audit_triggers). A record made while a request is being answered
 names that request's client address and path even when the caller passes no request (a service deep inside the
@@ -9,9 +10,11 @@ request: core.middleware.AuditMiddleware keeps the current request for it).
 import contextvars
 import ipaddress
 import logging
+import math
 
 from django.conf import settings
 from django.contrib.auth import signals
+from django.core.cache import cache
 from django.dispatch import receiver
 from ipware.ip import get_client_ip
 
@@ -102,6 +105,32 @@ def record(kind: str, *, request=None, account=None, username: str = "", detail:
         },
     )
     return event
+
+
+# The attribute of a request listing the rates that refused it, [(scope, rate, count key), ...]: core.throttling's
+# throttles add to it.
+THROTTLE_DENIALS = "_muster_throttle_denials"
+# A caller over a rate is recorded once a minute per rate, however many 429s it is answered meanwhile.
+THROTTLED_EVERY_SECONDS = 60
+
+
+def record_throttled(request, *, wait: float | None = None) -> AuditEvent | None:
+    """Record a request answered 429 as a `throttled` AuditEvent naming the rates it went over (ASVS 16.3.3) — unless
+    each of its counts (one per account, or per address for a caller not signed in, and rate) was recorded within
+    THROTTLED_EVERY_SECONDS: a caller hammering a rate writes one row a minute, not one per request. The marks live
+    in the cache, like the counts (per server process, or in Redis)."""
+    denials = getattr(request, THROTTLE_DENIALS, None) or []
+    if not denials:  # a throttle not of core.throttling: counted per account or address all the same
+        user = getattr(request, "user", None)
+        ident = f"account-{user.pk}" if user and user.is_authenticated else f"address-{client_ip(request)}"
+        denials = [("request", "", f"throttle_request_{ident}")]
+    fresh = [cache.add(f"muster-audit-{key}", True, THROTTLED_EVERY_SECONDS) for _, _, key in denials]
+    if not any(fresh):
+        return None
+    rates = ", ".join(f"{scope} rate {rate}".strip() for scope, rate, _ in denials)
+    retry = f", retry after {math.ceil(wait)} s" if wait is not None else ""
+    detail = f"throttled: over the {rates}{retry} (one record a minute)"
+    return record(AuditEvent.Kind.THROTTLED, request=request, account=getattr(request, "user", None), detail=detail)
 
 
 @receiver(signals.user_logged_in, dispatch_uid="muster-audit-login")

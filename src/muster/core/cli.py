@@ -4,7 +4,8 @@ Exit codes: 0 done; 1 verification failed or an import file had bad rows; 2 inva
 4 not permitted; 5 not found. (argparse itself also exits 2 on bad usage.)
 
 Every "not permitted" (exit 4: an unknown or disabled --as account, or a service's NotPermitted) is recorded as a
-`refused` AuditEvent naming the command, as the web and the API record theirs.
+`refused` AuditEvent naming the command, and every refusal by a rule (exit 3: a service's Refused) as a
+`rule_refused` one, as the web and the API record theirs.
 """
 
 import os
@@ -13,7 +14,7 @@ from typing import TypeVar
 
 from django.core.management.base import BaseCommand, CommandError
 
-from muster.core.errors import DomainError, NotPermitted
+from muster.core.errors import DomainError, NotPermitted, Refused
 
 T = TypeVar("T")
 
@@ -54,12 +55,16 @@ class MusterCommand(BaseCommand):
         except DomainError as exc:
             if isinstance(exc, NotPermitted):
                 self.audit_refusal(getattr(self, "_acting", None), exc.code, exc.detail)
+            elif isinstance(exc, Refused) and not exc.recorded:
+                self.audit_refusal(getattr(self, "_acting", None), exc.code, exc.detail, rule=True)
             raise CommandError(f"{exc.code}: {exc.detail}", returncode=exc.exit_code) from None
 
-    def audit_refusal(self, account, code: str, detail: str, *, username: str = "") -> None:
+    def audit_refusal(self, account, code: str, detail: str, *, username: str = "", rule: bool = False) -> None:
+        """Record a refusal: `refused` (not permitted), or with `rule` `rule_refused` (a rule's refusal)."""
         from muster.core import audit
         from muster.core.models import AuditEvent
 
         command = type(self).__module__.rpartition(".")[2]
         text = f"muster {command}: {code}: {detail}"
-        audit.record(AuditEvent.Kind.REFUSED, account=account, username=username, detail=text)
+        kind = AuditEvent.Kind.RULE_REFUSED if rule else AuditEvent.Kind.REFUSED
+        audit.record(kind, account=account, username=username, detail=text)

@@ -13,6 +13,9 @@ class DomainError(Exception):
     http_status = 400
     exit_code = 1
     default_code = "error"
+    # True when the service recorded this refusal in the audit trail itself (core.otp's throttled code is an
+    # `otp_failed` record): the faces do not record it a second time.
+    recorded = False
 
     def __init__(self, detail: str, *, code: str | None = None):
         super().__init__(detail)
@@ -38,6 +41,10 @@ class Refused(DomainError):
     exit_code = 3
     default_code = "refused"
 
+    def __init__(self, detail: str, *, code: str | None = None):
+        super().__init__(detail, code=code)
+        _shown(self)
+
 
 class NotPermitted(DomainError):
     """The acting account may not do this here."""
@@ -48,12 +55,19 @@ class NotPermitted(DomainError):
 
     def __init__(self, detail: str, *, code: str | None = None):
         super().__init__(detail, code=code)
-        last_refusal.set(self)
+        _shown(self)
 
 
-# The last NotPermitted raised while handling this web request: a page that shows the refusal in its form (and
-# answers 403) instead of raising it is recorded under its code by core.middleware.AuditMiddleware.
-last_refusal: ContextVar[NotPermitted | None] = ContextVar("last_refusal", default=None)
+# The last NotPermitted (403) and the last Refused (409) raised while handling this web request, by HTTP status: a
+# page that shows the refusal in its form (and answers 403 or 409) instead of raising it is recorded under its code
+# by core.middleware.AuditMiddleware, which starts each request with an empty dict. None outside a web request.
+refusals_shown: ContextVar[dict[int, DomainError] | None] = ContextVar("refusals_shown", default=None)
+
+
+def _shown(refusal: DomainError) -> None:
+    shown = refusals_shown.get()
+    if shown is not None:
+        shown[refusal.http_status] = refusal
 
 
 class NotFound(DomainError):

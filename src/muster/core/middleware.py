@@ -1,6 +1,6 @@
 """Session rules: the absolute lifetime (however active, a session ends MUSTER_SESSION_MAX_HOURS after its login),
 the two-factor gate (a session that has not passed the second factor reaches only the pages that complete it), the
-record of each account's sessions (core.sessions), and the audit of refused web requests."""
+record of each account's sessions (core.sessions), and the audit of refused web requests (403, 404 and 409)."""
 
 from urllib.parse import urlencode
 
@@ -13,7 +13,7 @@ from django.urls import Resolver404, reverse
 from django.utils import timezone
 
 from muster.core import audit, otp, sessions
-from muster.core.errors import last_refusal
+from muster.core.errors import refusals_shown
 from muster.core.models import AuditEvent
 
 _RECORDED = "_muster_refusal_recorded"
@@ -28,25 +28,36 @@ def _is_api(request) -> bool:
 class AuditMiddleware:
     """Keeps the request at hand for core.audit (a service records the client's address without being given the
     request), and records a `refused` AuditEvent when a view raises PermissionDenied (403) or Http404 (an object
-    that does not exist or lies outside the caller's units). A path that matches no route never reaches a view and
-    is not recorded; API views answer their own refusals (core.api.exception_handler records them)."""
+    that does not exist or lies outside the caller's units), or shows a service's NotPermitted on its page (403);
+    and a `rule_refused` one when a page shows a rule's refusal (a Refused, 409) in its form. A path that matches no
+    route never reaches a view and is not recorded; API views answer their own refusals (core.api.exception_handler
+    records them)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        token, refusal = audit.bind_request(request), last_refusal.set(None)
+        token, shown = audit.bind_request(request), refusals_shown.set({})
         try:
             response = self.get_response(request)
-            if response.status_code == 403 and not getattr(request, _RECORDED, False) and not _is_api(request):
-                # A page that showed a refusal in its form instead of raising it (self_issue at the counter).
-                shown = last_refusal.get()
-                detail = f"{shown.code}: {shown.detail}" if shown is not None else "forbidden"
-                audit.record(AuditEvent.Kind.REFUSED, request=request, account=request.user, detail=detail)
+            if response.status_code in (403, 409) and not getattr(request, _RECORDED, False) and not _is_api(request):
+                self.record_shown(request, response.status_code)
             return response
         finally:
-            last_refusal.reset(refusal)
+            refusals_shown.reset(shown)
             audit.release_request(token)
+
+    @staticmethod
+    def record_shown(request, status: int) -> None:
+        """A page that showed a refusal in its form instead of raising it (self_issue at the counter: 403; a rule's
+        refusal: 409), recorded under the code of the service's error, unless the service recorded it itself."""
+        refusal = (refusals_shown.get() or {}).get(status)
+        if refusal is not None and refusal.recorded:
+            return
+        kind = AuditEvent.Kind.REFUSED if status == 403 else AuditEvent.Kind.RULE_REFUSED
+        default = "forbidden" if status == 403 else "conflict"
+        detail = f"{refusal.code}: {refusal.detail}" if refusal is not None else default
+        audit.record(kind, request=request, account=request.user, detail=detail)
 
     def process_exception(self, request, exception):
         if isinstance(exception, Resolver404) or not isinstance(exception, (PermissionDenied, Http404)):

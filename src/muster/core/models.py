@@ -102,6 +102,8 @@ class AuditEvent(models.Model):
         SESSIONS_ENDED = "sessions_ended", "Sessions ended"
         TOKEN_ISSUED = "token_issued", "API token handed out"
         COUNTERSIGNED = "countersigned", "Countersign password accepted"
+        RULE_REFUSED = "rule_refused", "Refused by a rule"
+        THROTTLED = "throttled", "Over the request rate"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)

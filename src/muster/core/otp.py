@@ -121,7 +121,9 @@ def _check(*, account, code, request, confirmed, purpose) -> tuple[TOTPDevice | 
         if not allowed:
             wait = max(1, ceil((info["locked_until"] - timezone.now()).total_seconds()))
             _audit(Kind.FAILED, request, account, f"{purpose}: refused, {info['failure_count']} wrong codes in a row")
-            return device, Refused(f"Too many wrong codes: wait {wait} seconds and try again.", code="otp_throttled")
+            throttled = Refused(f"Too many wrong codes: wait {wait} seconds and try again.", code="otp_throttled")
+            throttled.recorded = True  # the `otp_failed` record above: the faces do not add a `rule_refused` one
+            return device, throttled
         if not _verified(device, code):
             _audit(Kind.FAILED, request, account, f"{purpose}: wrong code ({device.throttling_failure_count} in a row)")
             return device, Invalid("That code is wrong or was already used.", code="otp_invalid")

@@ -14,7 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from muster.core import audit, changelog
+from muster.core import audit, authentication, changelog
 from muster.core.db import retry_transient
 from muster.core.errors import Invalid, NotPermitted, Refused
 from muster.core.models import AuditEvent
@@ -190,14 +190,16 @@ def grant_role(*, account: Account, role: str, unit: Unit, actor: Account) -> Ro
 @retry_transient
 @transaction.atomic
 def issue_token(*, account: Account, actor: Account, rotate: bool = False) -> Token:
-    """The account's API token, created if it has none (or replaced, with `rotate`). Only the account itself or a
-    superuser may see it."""
+    """The account's API token, created if it has none, or has expired (core.authentication: it lasts
+    MUSTER_API_TOKEN_DAYS), or is replaced with `rotate`. Only the account itself or a superuser may see it."""
     _require_active(actor)
     if actor.pk != account.pk and not scope.is_global(actor):
         raise NotPermitted(f"Only {account.username} or a superuser may see that token.", code="not_token_owner")
     if not account.is_active:
         raise Refused(f"Account {account.username} is disabled.", code="account_disabled")
-    replaced = rotate and Token.objects.filter(user=account).delete()[0] > 0
+    current = Token.objects.filter(user=account).first()
+    expired = not rotate and current is not None and authentication.is_expired(current)
+    replaced = (rotate or expired) and Token.objects.filter(user=account).delete()[0] > 0
     token, created = Token.objects.get_or_create(user=account)
     if created:  # logged on the account: a token's primary key is the secret itself
         new = changelog.SECRET_CHANGED if replaced else changelog.SECRET_SET
@@ -211,7 +213,10 @@ def issue_token(*, account: Account, actor: Account, rotate: bool = False) -> To
         )
     # Handing out a credential is an authentication event (the token endpoint's success, or `muster user token`): in
     # a request, the audit record names its address (core.audit keeps the request).
-    state = "replaced" if replaced else "new" if created else "existing"
+    if replaced:
+        state = "renewed, the old one had expired" if expired else "replaced"
+    else:
+        state = "new" if created else "existing"
     whose = "own" if actor.pk == account.pk else f"{account.username}'s"
     audit.record(AuditEvent.Kind.TOKEN_ISSUED, account=actor, detail=f"{whose} API token handed out ({state})")
     return token

@@ -1,4 +1,5 @@
 import json
+from datetime import datetime, timedelta
 
 import pytest
 import yaml
@@ -74,7 +75,9 @@ def test_it_leaves_unknown_exceptions_to_django():
 def test_it_hands_out_a_token_that_then_authenticates(world):
     response = APIClient().post(TOKEN, {"username": "alice", "password": PASSWORD}, format="json")
     assert response.status_code == 200
-    assert response.json() == {"token": Token.objects.get(user=world.alice).key}
+    token = Token.objects.get(user=world.alice)
+    assert response.json().keys() == {"token", "expires"} and response.json()["token"] == token.key
+    assert datetime.fromisoformat(response.json()["expires"]) == token.created + timedelta(days=30)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     assert client.get("/api/v1/armories/").status_code == 200

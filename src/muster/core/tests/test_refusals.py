@@ -44,9 +44,16 @@ def call(*args) -> tuple[int, str]:
     return 0, out.getvalue() + err.getvalue()
 
 
-# The audit trail's record of a refusal or a failed check is the one write a refusal makes (ASVS 7.2: access control
-# and authentication failures are logged); any other audit row, or a change to an existing one, still counts.
-REFUSAL_RECORDS = (AuditEvent.Kind.REFUSED, AuditEvent.Kind.LOGIN_FAILED, AuditEvent.Kind.OTP_FAILED)
+# The audit trail's record of a refusal or a failed check is the one write a refusal makes (ASVS 7.2 and 16.3.2-16.3.3:
+# access control and authentication failures, rule refusals and requests over their rate are logged); any other audit
+# row, or a change to an existing one, still counts.
+REFUSAL_RECORDS = (
+    AuditEvent.Kind.REFUSED,
+    AuditEvent.Kind.RULE_REFUSED,
+    AuditEvent.Kind.THROTTLED,
+    AuditEvent.Kind.LOGIN_FAILED,
+    AuditEvent.Kind.OTP_FAILED,
+)
 
 
 def database_state(*, ignore: frozenset[str] | set[str] = frozenset()) -> dict[str, list]:

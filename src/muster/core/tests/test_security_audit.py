@@ -1,6 +1,7 @@
 """The audit trail (docs/security.md *Logs*, ASVS V16.2-16.4): the client's address behind proxies (the same for
-axes), the successful token exchange and countersign, refused web and CLI requests, and the table's protection
-(append-only triggers on SQLite and PostgreSQL, accounts protected)."""
+axes), the successful token exchange and countersign, refused web and CLI requests, rule refusals (409) on every
+face and API requests over their rate (429), and the table's protection (append-only triggers on SQLite and
+PostgreSQL, accounts protected)."""
 
 import pytest
 from axes.helpers import get_client_ip_address
@@ -12,10 +13,13 @@ from rest_framework.test import APIClient
 from muster.core import audit_triggers
 from muster.core.models import AuditEvent
 from muster.core.testing import PASSWORD, make_account
-from muster.custody.models import Item
+from muster.core.tests.test_refusals import unchanged
+from muster.core.tests.test_security_throttling import rates  # noqa: F401 — the fixture: small rates, throttling on
+from muster.core.tests.test_totp import _age_failures, code_for, enrolled, password_login, wrong_code
+from muster.custody.models import HolderKind, Item
 from muster.custody.testing import make_item, make_item_type
 from muster.custody.tests.test_web import login
-from muster.members.models import Account
+from muster.members.models import Account, RoleAssignment
 from muster.training.testing import make_qualification
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +183,97 @@ def test_the_cli_records_an_unknown_or_disabled_acting_account_and_a_services_re
         ("erin", world.erin.pk, "muster user: not_commander: erin is not a commander of A; cannot grant roles on it."),
     ]
     assert all(ip is None for ip in AuditEvent.objects.values_list("ip", flat=True))
+
+
+# --- rule refusals (409) and requests over their rate (429) (G17, ASVS 16.3.3) -------------------------------------
+
+
+def test_a_rule_refusal_in_the_api_is_recorded_and_nothing_else_is_written(world):
+    item = make_item(world.armory_a, world.alice, serial="A-9")  # in its armory: there is nothing to return
+    api = APIClient(REMOTE_ADDR="10.90.4.1")
+    api.force_authenticate(world.alice)
+    with unchanged():
+        response = api.post("/api/v1/custody/return", {"item": item.pk}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "item_not_issued")
+    event = AuditEvent.objects.get(kind="rule_refused")
+    assert (event.account, event.username, event.ip, event.path) == (
+        world.alice, "alice", "10.90.4.1", "/api/v1/custody/return"
+    )  # fmt: skip
+    assert event.detail == f"item_not_issued: {response.json()['detail']}"
+    assert not AuditEvent.objects.filter(kind="refused").exists()  # a rule's refusal, not a missing role
+
+
+def test_a_rule_refusal_shown_in_a_web_form_is_recorded(client, world):
+    make_item(world.armory_a, world.alice, serial="AK-HOME")
+    login(client, world.alice)
+    with unchanged():
+        response = client.post("/custody/return/", {"serial": "AK-HOME"}, REMOTE_ADDR="10.90.4.2")
+    assert response.status_code == 409 and "[item_not_issued]" in response.content.decode()
+    event = AuditEvent.objects.get(kind="rule_refused")
+    assert (event.account, event.ip, event.path) == (world.alice, "10.90.4.2", "/custody/return/")
+    assert event.detail.startswith("item_not_issued: ") and "AK-HOME" in event.detail
+    assert Item.objects.get(serial_number="AK-HOME").holder_kind == HolderKind.ARMORY
+
+
+def test_a_rule_refusal_in_the_cli_is_recorded_naming_the_command(world):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with unchanged(), pytest.raises(CommandError) as refused:
+        call_command("user", "grant", "alice", "--role", "armorer", "--unit", "A", "--as", "dave")
+    assert refused.value.returncode == 3
+    rows = list(AuditEvent.objects.filter(kind="rule_refused").values_list("username", "account", "ip", "detail"))
+    assert rows == [("dave", world.dave.pk, None, "muster user: role_held: alice is already armorer of A.")]
+    assert RoleAssignment.objects.filter(account=world.alice).count() == 1
+
+
+def test_a_refusal_its_service_records_itself_is_not_recorded_twice(world, settings):
+    # A code refused while wrong ones slow the next try is core.otp's `otp_failed` record; the page's 409 adds none.
+    settings.MUSTER_REQUIRE_TOTP = True
+    device = enrolled(world.dave)
+    client = password_login("dave", ip="10.90.4.3")
+    assert client.post("/login/code/", {"code": wrong_code(device)}).status_code == 400
+    _age_failures(device, -60)  # the wait surely not over
+    response = client.post("/login/code/", {"code": code_for(device)})
+    assert response.status_code == 409 and "otp_throttled" in response.content.decode()
+    kinds = list(AuditEvent.objects.filter(account=world.dave).order_by("pk").values_list("kind", flat=True))
+    assert kinds == ["login", "otp_failed", "otp_failed"]
+
+
+@pytest.mark.usefixtures("rates")
+def test_an_api_request_over_its_rate_is_recorded_once_a_minute(world):
+    alice = APIClient(REMOTE_ADDR="10.90.5.1")
+    alice.force_authenticate(world.alice)
+    answers = [alice.get("/api/v1/items/").status_code for _ in range(8)]
+    assert answers == [200] * 5 + [429] * 3  # the account rate: 5/minute
+    event = AuditEvent.objects.get(kind="throttled")  # one record, however many 429s within the minute
+    assert (event.account, event.ip, event.path) == (world.alice, "10.90.5.1", "/api/v1/items/")
+    assert event.detail.startswith("throttled: over the account rate 5/minute, retry after ")
+    assert APIClient(REMOTE_ADDR="10.90.5.2").get("/api/v1/items/").status_code == 401  # no rate counted: no record
+
+    dave = APIClient(REMOTE_ADDR="10.90.5.1")  # another account at the same address is counted, and recorded, apart
+    dave.force_authenticate(world.dave)
+    assert [dave.get("/api/v1/items/").status_code for _ in range(7)] == [200] * 5 + [429] * 2
+    rows = AuditEvent.objects.filter(kind="throttled").order_by("pk").values_list("account", "path")
+    assert list(rows) == [(world.alice.pk, "/api/v1/items/"), (world.dave.pk, "/api/v1/items/")]
+
+
+@pytest.mark.usefixtures("rates")
+def test_a_stranger_over_the_token_endpoints_rate_is_recorded_by_address(world):
+    stranger = APIClient(REMOTE_ADDR="10.90.5.3")
+    body = {"username": "bob", "password": "not the password"}
+    answers = [stranger.post("/api/v1/auth/token", body, format="json").status_code for _ in range(7)]
+    assert answers == [400] * 3 + [429] * 4  # the token rate: 3/minute per address; the anonymous one: 4/minute
+    events = AuditEvent.objects.filter(kind="throttled").order_by("pk")
+    assert {(event.account, event.username, event.ip, event.path) for event in events} == {
+        (None, "", "10.90.5.3", "/api/v1/auth/token")
+    }
+    # One record per rate and minute: the token rate's first refusal, then the anonymous rate's (with the token's).
+    assert [event.detail.partition(", retry")[0] for event in events] == [
+        "throttled: over the token rate 3/minute",
+        "throttled: over the anonymous rate 4/minute, token rate 3/minute",
+    ]
+    assert AuditEvent.objects.filter(kind="login_failed").count() == 3  # the wrong passwords the endpoint read
 
 
 # --- the table cannot be altered (G19) -----------------------------------------------------------------------------

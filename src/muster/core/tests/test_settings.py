@@ -84,6 +84,14 @@ def test_api_rates_and_the_common_password_list_come_from_the_environment(tmp_pa
     assert common["OPTIONS"] == {"password_list_path": str(listing)}
 
 
+def test_the_api_token_lifetime_comes_from_the_environment():
+    assert settings_of("MUSTER_API_TOKEN_DAYS") == [30]
+    assert settings_of("MUSTER_API_TOKEN_DAYS", MUSTER_API_TOKEN_DAYS=" 7 ") == [7]
+    assert settings_of("REST_FRAMEWORK")[0]["DEFAULT_AUTHENTICATION_CLASSES"][0] == (
+        "muster.core.authentication.ExpiringTokenAuthentication"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value", "complaint"),
     [
@@ -97,6 +105,9 @@ def test_api_rates_and_the_common_password_list_come_from_the_environment(tmp_pa
         ("MUSTER_MODE", "prod", "not one of"),
         ("MUSTER_SQLITE_TIMEOUT", "soon", "not a whole number"),
         ("MUSTER_ALLOWED_HOSTS", "a.example,,b.example", "empty entry"),
+        ("MUSTER_API_TOKEN_DAYS", "a month", "not a whole number"),
+        ("MUSTER_API_TOKEN_DAYS", "0", "below the minimum 1"),
+        ("MUSTER_API_TOKEN_DAYS", "400", "above the maximum 365"),
         ("DATABASE_URL", "mysql://root@localhost/muster", "supports SQLite and PostgreSQL"),
     ],
 )

@@ -176,3 +176,40 @@ def test_the_camera_reads_an_item_label_and_scans_it_like_the_wedge(live_server,
     page.get_by_role("button", name="Stop camera").click()
     assert page.get_by_test_id("camera-video").is_hidden()
     assert problems == [], "\n".join(problems)
+
+
+def test_a_scan_over_the_request_rate_says_so_and_the_next_one_goes_through(
+    live_server,
+    purged_ledger,
+    world,
+    browser_page,  # noqa: F811 (the shared Chromium fixture)
+    settings,
+):
+    """htmx swaps nothing in on a 429: muster.js shows a notice above the panel instead of seeming to do nothing,
+    and takes it away when a later request goes through."""
+    from django.core.cache import cache
+    from playwright.sync_api import expect
+
+    make_item(world.armory_a, world.alice, serial="AK-RATE-1")
+    page = browser_page
+    problems = watch(page)
+    log_in(page, live_server, "alice")
+    page.goto(f"{live_server.url}/custody/counter/")
+    assert_focused(page.locator("#counter-code"))
+    settings.MUSTER_WEB_THROTTLING = True
+    settings.MUSTER_WEB_THROTTLE_RATES = {"web": "1/minute", "web_documents": "1/minute", "web_anonymous": "10/minute"}
+    cache.clear()
+    try:
+        wedge(page, "#counter-code", world.bob_member.member_no)  # the account's one request this minute
+        page.get_by_test_id("counter-member").filter(has_text="Bob Baker").wait_for()
+        wedge(page, "#counter-code", world.bob_member.member_no)  # over the rate
+        notice = page.locator(".muster-rate-notice")
+        expect(notice).to_contain_text("Too many requests from this account: nothing was done. Try again in")
+        cache.clear()  # the minute is over
+        wedge(page, "#counter-code", "AK-RATE-1")  # the scan goes through: the item is taken up
+        expect(page.get_by_test_id("counter-waiting")).to_contain_text("AK-RATE-1")
+        expect(notice).to_have_count(0)
+    finally:
+        cache.clear()
+    # The browser reports the 429 itself as a failed resource load; nothing else may appear.
+    assert [problem for problem in problems if "429" not in problem] == []

@@ -39,15 +39,16 @@ def dave_device(world):
 def api_issue(world, item, **override):
     api = APIClient()
     api.force_authenticate(world.alice)
-    body = {"item": item.pk, "member": world.bob_member.member_no,
-            "override": {"commander": "dave", "commander_password": PASSWORD, "reason": REASON, **override}}  # fmt: skip
+    override = {"commander": "dave", "commander_password": PASSWORD, "reason": REASON, **override}
+    body = {"item": item.pk, "member": world.bob_member.member_no, "override": override}
     return api.post(ISSUE, body, format="json")
 
 
 def unchanged(item) -> bool:
-    return Item.objects.get(pk=item.pk).holder_kind == HolderKind.ARMORY and not LedgerEvent.objects.filter(
-        item=item, kind="issue"
-    ).exists()
+    return (
+        Item.objects.get(pk=item.pk).holder_kind == HolderKind.ARMORY
+        and not LedgerEvent.objects.filter(item=item, kind="issue").exists()
+    )
 
 
 def test_the_api_asks_for_the_commanders_code_and_changes_nothing_without_it(world, rifle, dave_device):

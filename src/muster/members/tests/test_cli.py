@@ -1,16 +1,18 @@
 import io
 import re
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from muster.core.errors import NotPermitted, Refused
+from muster.core.models import AuditEvent
 from muster.members import scope, services
 from muster.members.models import Account, Member, Role, RoleAssignment, Unit
 
@@ -130,6 +132,23 @@ def test_it_rotates_a_token(world):
     assert code == 0
     assert out.strip() != old
     assert list(Token.objects.filter(user=world.bob).values_list("key", flat=True)) == [out.strip()]
+
+
+def test_it_renews_an_expired_token_and_says_when_a_token_expires(world, settings):
+    settings.MUSTER_API_TOKEN_DAYS = 30
+    old = Token.objects.create(user=world.bob)
+    code, out, err = call("user", "token", "bob", "--as", "bob")
+    assert (code, out.strip()) == (0, old.key)  # unexpired: the same token
+    expires = timezone.localtime(old.created + timedelta(days=30))
+    assert f"expires {expires:%Y-%m-%d %H:%M}" in err and old.key not in err
+    Token.objects.filter(pk=old.key).update(created=timezone.now() - timedelta(days=30, seconds=1))
+    code, out, err = call("user", "token", "bob", "--as", "bob")
+    assert code == 0 and out.strip() != old.key
+    assert list(Token.objects.filter(user=world.bob).values_list("key", flat=True)) == [out.strip()]
+    assert f"expires {timezone.localtime(timezone.now() + timedelta(days=30)):%Y-%m-%d}" in err
+    details = AuditEvent.objects.filter(kind="token_issued").order_by("pk").values_list("detail", flat=True)
+    assert list(details) == ["own API token handed out (existing)",
+                             "own API token handed out (renewed, the old one had expired)"]  # fmt: skip
 
 
 def test_it_refuses_to_show_another_accounts_token(world):

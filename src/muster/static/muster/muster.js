@@ -28,9 +28,38 @@
     }
   });
 
+  // Over a request rate (429; core.throttling) htmx swaps nothing in: say so above the form, or a scan at the counter
+  // would seem to do nothing. The form stays as it was, so the scan can be repeated after the wait.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    var target = event.detail && event.detail.target;
+    if (!xhr || xhr.status !== 429 || !target || !target.parentNode) {
+      return;
+    }
+    var wait = parseInt(xhr.getResponseHeader("Retry-After") || "", 10);
+    var notice = target.parentNode.querySelector(":scope > .muster-rate-notice") || document.createElement("div");
+    notice.className = "alert alert-warning muster-rate-notice";
+    notice.setAttribute("role", "alert");
+    notice.textContent =
+      "Too many requests from this account: nothing was done. Try again" +
+      (wait > 0 ? " in " + wait + " seconds." : " in a moment.");
+    target.parentNode.insertBefore(notice, target);
+    // The code the scanner typed is still in the field: select it, so the next scan replaces it.
+    var form = event.detail.elt;
+    var field = form && form.querySelector && form.querySelector("[autofocus], input[data-scan]");
+    if (field && field.select) {
+      field.focus();
+      field.select();
+    }
+  });
+
   // After htmx swaps in a fresh form, put the cursor back in the first field for the next scan.
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;
+    var stale = target && target.parentNode && target.parentNode.querySelector(":scope > .muster-rate-notice");
+    if (stale) {
+      stale.remove(); // the request went through this time
+    }
     var first = target && target.querySelector && target.querySelector("[autofocus]");
     if (first) {
       first.focus();

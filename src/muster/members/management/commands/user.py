@@ -11,7 +11,9 @@ import getpass
 from pathlib import Path
 
 from django.core.management.base import CommandError
+from django.utils import timezone
 
+from muster.core import authentication
 from muster.core.cli import MusterCommand
 from muster.core.errors import NotFound
 from muster.members import credentials, scope, services
@@ -46,7 +48,11 @@ class Command(MusterCommand):
         grant.add_argument("--unit", required=True, metavar="CODE")
         self.add_actor_argument(grant)
 
-        token = actions.add_parser("token", help="print the account's API token, creating it if needed")
+        token = actions.add_parser(
+            "token",
+            help="print the account's API token (and, on stderr, when it expires), creating it if it has none or "
+            "its token has expired",
+        )
         token.add_argument("username")
         token.add_argument("--rotate", action="store_true", help="replace the token; the old one stops working")
         self.add_actor_argument(token)
@@ -94,7 +100,9 @@ class Command(MusterCommand):
     def _token(self, actor: Account, options: dict) -> None:
         account = self.run(lambda: _find_account(options["username"]))
         token = self.run(lambda: services.issue_token(account=account, actor=actor, rotate=options["rotate"]))
-        self.stdout.write(token.key)
+        self.stdout.write(token.key)  # alone on stdout, for scripts: TOKEN=$(muster user token ...)
+        expires = timezone.localtime(authentication.expires_at(token))
+        self.stderr.write(f"expires {expires:%Y-%m-%d %H:%M %Z}; after that this command gives a new token")
 
     def _password(self, actor: Account, options: dict) -> None:
         account = self.run(lambda: _find_account(options["username"]))
