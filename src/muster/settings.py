@@ -1,12 +1,13 @@
 """Muster settings. Everything a deployment changes comes from the environment (see docs/deployment.md)."""
 
+from logging.handlers import SysLogHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from muster.core.env import env_bool, env_choice, env_int, env_list, env_rate, env_str
+from muster.core.env import env_bool, env_choice, env_int, env_list, env_rate, env_str, env_syslog
 
 BASE_DIR = Path(__file__).resolve().parent
 # ./var/ beside the working directory holds the SQLite file, so the demo and the CLI agree on one database.
@@ -404,8 +405,11 @@ MUSTER_DEFAULT_LOAN_HOURS = env_int("MUSTER_DEFAULT_LOAN_HOURS", 24 * 7, minimum
 
 # Every log line is one JSON object with its time in UTC (ISO 8601), level, logger and message, and the fields of
 # an audit record (core.logformat.JsonFormatter); MUSTER_LOG_FORMAT=text writes plain lines (with the UTC time) for
-# people reading a terminal. stderr only: docs/deployment.md says how to ship it off the server.
+# people reading a terminal. MUSTER_LOG_SYSLOG sends the same JSON lines to a syslog collector as well, off the
+# server (docs/deployment.md *Logs*).
 MUSTER_LOG_FORMAT = env_choice("MUSTER_LOG_FORMAT", "json", {"json", "text"})
+MUSTER_LOG_SYSLOG = env_syslog("MUSTER_LOG_SYSLOG")
+MUSTER_LOG_SYSLOG_FACILITY = env_choice("MUSTER_LOG_SYSLOG_FACILITY", "local0", set(SysLogHandler.facility_names))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -422,3 +426,11 @@ LOGGING = {
         "muster.audit": {"level": "INFO"},
     },
 }
+if MUSTER_LOG_SYSLOG:
+    LOGGING["handlers"]["syslog"] = {
+        "()": "muster.core.logformat.syslog_handler",
+        "address": MUSTER_LOG_SYSLOG,
+        "facility": MUSTER_LOG_SYSLOG_FACILITY,
+        "formatter": "json",
+    }
+    LOGGING["root"]["handlers"].append("syslog")

@@ -79,3 +79,20 @@ def env_rate(name: str, default: str) -> str:
             f"{name}={value!r} is not a rate; give requests per period, e.g. 120/minute (second, minute, hour or day)"
         )
     return f"{int(number)}/{unit}"
+
+
+def env_syslog(name: str) -> str | None:
+    """Where to send log lines by syslog, besides stderr: "udp://HOST:PORT", "tcp://HOST:PORT" or the path of a
+    local syslog socket ("/dev/log"); None when unset. Returned as given, once it parses (core.logformat reads it)."""
+    value = env_str(name)
+    if value is None:
+        return None
+    if value.startswith("/"):
+        return value
+    match = re.fullmatch(r"(udp|tcp)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})", value.strip())
+    if match is None or not 1 <= int(match.group(3)) <= 65535:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a syslog address; give udp://HOST:PORT, tcp://HOST:PORT or a socket path "
+            "such as /dev/log"
+        )
+    return value.strip()

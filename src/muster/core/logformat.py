@@ -5,11 +5,17 @@ JsonFormatter writes each record as one JSON object on one line: "time" (ISO 860
 where core.audit attaches them, and "exception" (the traceback, as one string) when there is one. JSON escapes
 control characters, so a user-supplied newline cannot start a forged line. TextFormatter writes the same record as
 plain text for a terminal, its time in UTC too.
+
+`syslog_handler` sends the same lines to a syslog collector off the server (MUSTER_LOG_SYSLOG), so that someone
+who takes the server over cannot quietly rewrite what was logged before (ASVS 16.4.3).
 """
 
 import json
 import logging
+import re
+import socket
 from datetime import UTC, datetime
+from logging.handlers import SysLogHandler
 
 
 def utc_time(record: logging.LogRecord) -> str:
@@ -43,3 +49,26 @@ class TextFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return utc_time(record)
+
+
+class _SysLogHandler(SysLogHandler):
+    def createSocket(self) -> None:
+        # A collector that is down (TCP) must not stop the server from starting: the handler tries again at the next
+        # line, and every line is on stderr meanwhile.
+        try:
+            super().createSocket()
+        except OSError:
+            self.socket = None
+
+
+def syslog_handler(address: str, facility: str = "local0") -> SysLogHandler:
+    """A SysLogHandler for an address as core.env.env_syslog accepts it: udp://HOST:PORT, tcp://HOST:PORT or the
+    path of a local socket. Each line is tagged "muster:" (RFC 3164's tag), so a collector can route it."""
+    match = re.fullmatch(r"(udp|tcp)://\[?([^\]]+?)\]?:([0-9]+)", address)
+    if match:
+        kind = socket.SOCK_DGRAM if match.group(1) == "udp" else socket.SOCK_STREAM
+        handler = _SysLogHandler(address=(match.group(2), int(match.group(3))), facility=facility, socktype=kind)
+    else:
+        handler = _SysLogHandler(address=address, facility=facility)
+    handler.ident = "muster: "
+    return handler
