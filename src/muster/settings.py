@@ -1,5 +1,6 @@
 """Muster settings. Everything a deployment changes comes from the environment (see docs/deployment.md)."""
 
+import re
 from logging.handlers import SysLogHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -187,6 +188,42 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "muster.core.passwords.ContextWordsValidator"},
 ]
+
+
+def _breached_passwords_file() -> str | None:
+    """MUSTER_BREACHED_PASSWORDS_FILE, once its first line reads as Pwned Passwords' SHA-1 list ordered by hash."""
+    path = env_str("MUSTER_BREACHED_PASSWORDS_FILE")
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as listing:
+            first = listing.readline(256)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"MUSTER_BREACHED_PASSWORDS_FILE={path!r} cannot be read: {exc.strerror or exc}"
+        ) from None
+    if not re.fullmatch(rb"[0-9A-F]{40}:[0-9]+\r?\n?", first):
+        raise ImproperlyConfigured(
+            f"MUSTER_BREACHED_PASSWORDS_FILE={path!r} is not the Pwned Passwords SHA-1 list ordered by hash: its first "
+            "line should read HASH:COUNT (40 upper-case hex digits, a colon, a count), as haveibeenpwned-downloader "
+            "writes it"
+        )
+    return path
+
+
+# Breached passwords: MUSTER_BREACHED_PASSWORDS_FILE names a local copy of Have I Been Pwned's Pwned Passwords (SHA-1,
+# ordered by hash), searched on disk at every password set (core.passwords.BreachedPasswordValidator, no network); a
+# password seen MUSTER_BREACHED_PASSWORDS_MIN_COUNT times or more is refused. Unset: no such check.
+MUSTER_BREACHED_PASSWORDS_FILE = _breached_passwords_file()
+MUSTER_BREACHED_PASSWORDS_MIN_COUNT = env_int("MUSTER_BREACHED_PASSWORDS_MIN_COUNT", 1, minimum=1)
+if MUSTER_BREACHED_PASSWORDS_FILE:
+    AUTH_PASSWORD_VALIDATORS.append(
+        {
+            "NAME": "muster.core.passwords.BreachedPasswordValidator",
+            "OPTIONS": {"path": MUSTER_BREACHED_PASSWORDS_FILE, "min_count": MUSTER_BREACHED_PASSWORDS_MIN_COUNT},
+        }
+    )
+
 # Login throttling (django-axes): 5 failures for one username from one address lock that pair for 15 minutes, so
 # an attacker elsewhere cannot lock a user out from everywhere. It guards every authenticate() call, including a
 # commander's countersign password at the counter and the password typed again before changing a credential.

@@ -6,8 +6,16 @@ are taken out of the password (in any letter case, with look-alike characters su
 letters); a password is refused when fewer than MIN_REST letters and digits are left, or when what is left is
 itself a common password. A password that merely contains such a word among others ("remember the alamo, 1836"
 holds "member") passes.
+
+`BreachedPasswordValidator` refuses a password whose SHA-1 is in a local copy of Have I Been Pwned's Pwned Passwords
+(MUSTER_BREACHED_PASSWORDS_FILE: `HASH:COUNT` lines ordered by hash, as `haveibeenpwned-downloader` writes them,
+30+ GB). The file is never loaded: `breached_count` binary-searches it by byte offset, some 25 reads of a few KB.
+A list that cannot be read at validation time refuses the password and logs an error (docs/decisions.md).
 """
 
+import hashlib
+import logging
+import os
 import re
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -129,3 +137,109 @@ class ContextWordsValidator:
 
     def get_help_text(self) -> str:
         return "Your password can’t be built around Muster, a unit’s code or name, a role or the site’s name."
+
+
+# --- breached passwords --------------------------------------------------------------------------------------------
+
+security_log = logging.getLogger("muster.security")
+
+# One line of the list: 40 upper-case hex digits of a SHA-1, a colon, how many times it was seen; CRLF or LF (the last
+# line may have none). The first line must read so for the server to start (settings.py).
+BREACHED_LINE = re.compile(rb"([0-9A-F]{40}):([0-9]+)\r?\n?")
+# A line is 42 to ~55 bytes; a "line" longer than this means the file is something else.
+_MAX_LINE = 256
+# Once the search has narrowed the lines to this many bytes it reads them in order (one block).
+SCAN_BYTES = 4096
+
+
+class BreachedListError(Exception):
+    """The breached-password list cannot be read, or a line of it is not HASH:COUNT."""
+
+
+def _read_line(listing, offset: int) -> bytes:
+    line = listing.readline(_MAX_LINE)
+    if len(line) == _MAX_LINE and not line.endswith(b"\n"):
+        raise BreachedListError(f"no line break within {_MAX_LINE} bytes after byte {offset}")
+    return line
+
+
+def _parse(line: bytes, offset: int) -> tuple[bytes, int]:
+    match = BREACHED_LINE.fullmatch(line)
+    if match is None:
+        raise BreachedListError(f"the line at byte {offset} is not HASH:COUNT")
+    return match.group(1), int(match.group(2))
+
+
+def breached_count(path: str, digest: str, *, scan_bytes: int = SCAN_BYTES) -> int:
+    """How many times the SHA-1 `digest` (40 upper-case hex digits) was seen according to the list at `path`; 0 when
+    it is not there. Binary search by byte offset: O(log n) seeks, a few KB of memory whatever the file's size.
+    Raises BreachedListError (an OSError included) when the file cannot be read or a line read is not HASH:COUNT."""
+    target = digest.encode("ascii")
+    try:
+        with open(path, "rb") as listing:
+            # Invariant: the line holding `target`, if any, starts at a byte in [lo, hi); lo is a line's start.
+            lo, hi = 0, os.fstat(listing.fileno()).st_size
+            while hi - lo > max(scan_bytes, 1):
+                mid = (lo + hi) // 2  # lo < mid < hi
+                listing.seek(mid - 1)
+                _read_line(listing, mid - 1)  # the rest of the line holding byte mid - 1
+                start = listing.tell()  # so the first line starting at mid or after
+                if start >= hi:
+                    hi = mid  # no line starts in [mid, hi)
+                    continue
+                found, count = _parse(_read_line(listing, start), start)
+                if found == target:
+                    return count
+                if found < target:
+                    lo = listing.tell()  # the next line's start (may pass hi: then the target is not there)
+                else:
+                    hi = mid
+            listing.seek(lo)
+            while (start := listing.tell()) < hi:
+                line = _read_line(listing, start)
+                if not line:
+                    break
+                found, count = _parse(line, start)
+                if found >= target:
+                    return count if found == target else 0
+            return 0
+    except OSError as exc:
+        raise BreachedListError(f"{type(exc).__name__}: {exc.strerror or exc}") from None
+
+
+class BreachedPasswordValidator:
+    """Refuses a password seen at least `min_count` times in the Pwned Passwords list kept at `path` (see the module
+    docstring). Fails closed: when the list cannot be read the password is refused and an error is logged."""
+
+    code = "password_breached"
+    unavailable_code = "password_breached_list_unavailable"
+
+    def __init__(self, path: str, min_count: int = 1):
+        self.path = path
+        self.min_count = min_count
+
+    def validate(self, password: str, user=None) -> None:
+        digest = hashlib.sha1(password.encode()).hexdigest().upper()  # noqa: S324 (the list is SHA-1)
+        try:
+            count = breached_count(self.path, digest)
+        except BreachedListError as exc:
+            security_log.error(
+                "breached-password list %s cannot be read (%s); every new password is refused until it is fixed",
+                self.path,
+                exc,
+            )
+            raise ValidationError(
+                "This password could not be checked against the list of breached passwords; contact the administrator.",
+                code=self.unavailable_code,
+            ) from None
+        if count >= self.min_count:
+            times = "once" if count == 1 else f"{count:,} times"
+            raise ValidationError(
+                f"This password appears in a list of passwords exposed in data breaches (seen {times}); choose "
+                "another.",
+                code=self.code,
+                params={"count": count},
+            )
+
+    def get_help_text(self) -> str:
+        return "Your password can’t be one exposed in a data breach."
