@@ -5,7 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from muster.custody.models import Armory, Item, LossCase
+from muster.custody.loss_models import LossCase
+from muster.custody.models import Armory, Item
 
 
 class CountPolicy(models.Model):

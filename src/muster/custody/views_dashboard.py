@@ -17,7 +17,7 @@ from django.views.generic import TemplateView
 from muster.core.views import PageMixin, page_lookup
 from muster.custody import dashboard
 from muster.custody.models import Armory
-from muster.custody.views_controls import count_summary
+from muster.custody.views_counts import count_summary
 from muster.custody.views_receipts import BADGE_PRINTERS
 from muster.custody.views_reports import mark_returnable
 from muster.members import scope
