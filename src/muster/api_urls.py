@@ -12,6 +12,7 @@ from rest_framework.routers import DefaultRouter
 
 from muster.core.api import ObtainTokenView
 from muster.custody import api as custody_api
+from muster.custody import api_actions as custody_actions
 from muster.custody import api_controls as custody_controls
 from muster.custody import api_counts as custody_counts
 from muster.custody import api_handover as custody_handover
@@ -59,8 +60,8 @@ urlpatterns = [
         name="docs",
     ),
     path("v1/auth/token", ObtainTokenView.as_view(), name="token"),
-    path("v1/custody/issue", custody_api.IssueView.as_view(), name="custody-issue"),
-    path("v1/custody/return", custody_api.ReturnView.as_view(), name="custody-return"),
+    path("v1/custody/issue", custody_actions.IssueView.as_view(), name="custody-issue"),
+    path("v1/custody/return", custody_actions.ReturnView.as_view(), name="custody-return"),
     path("v1/custody/transfer", custody_handover.TransferView.as_view(), name="custody-transfer"),
     path(f"{member}/status", members_api.MemberStatusView.as_view(), name="member-status"),
     path(f"{member}/pin", custody_handover.MemberPinView.as_view(), name="member-pin"),

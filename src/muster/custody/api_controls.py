@@ -1,7 +1,7 @@
 """Custody controls in the API: loss cases and maintenance (send, receive, the inspection queue); counts are in
 api_counts.
 
-Thin, like custody.api: serializers check the shape, the scoped querysets below find things within the caller's
+Thin, like custody.api_actions: serializers check the shape, the scoped querysets below find things within the caller's
 units (else 404), the services in losses.py, maintenance.py and counts.py decide and raise the domain errors.
 The lookups at the top are shared with the `muster loss` and `muster count` commands.
 """
@@ -17,14 +17,8 @@ from muster.core.api import HoldsRole, ScopedViewSet, error_responses, holds_rol
 from muster.core.api_input import ID_PARAMETER, AwareDateTimeField, JSONBodySerializer, code_field, id_field
 from muster.core.errors import NotPermitted
 from muster.custody import counts, losses, maintenance, queries
-from muster.custody.api import (
-    ApiItemFilterSet,
-    CustodyActionView,
-    ItemBriefSerializer,
-    ItemRefField,
-    ItemSerializer,
-    LedgerEventSerializer,
-)
+from muster.custody.api import ApiItemFilterSet, ItemBriefSerializer, ItemSerializer, LedgerEventSerializer
+from muster.custody.api_actions import CustodyActionView, ItemRefField
 from muster.custody.models import Item, LossCase
 from muster.members import scope
 from muster.members.models import Account, Role

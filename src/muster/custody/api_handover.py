@@ -15,7 +15,8 @@ from muster.core.api_input import AwareDateTimeField, JSONBodySerializer
 from muster.core.auth import reauthenticate
 from muster.core.errors import NotPermitted
 from muster.custody import handover, queries, services
-from muster.custody.api import CustodyActionView, CustodyRequestSerializer, LedgerEventSerializer, PinField
+from muster.custody.api import LedgerEventSerializer
+from muster.custody.api_actions import CustodyActionView, CustodyRequestSerializer, PinField
 from muster.custody.models import HandoverAttempt, HandoverPin
 from muster.members import scope
 from muster.members.models import Account, Member

@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from muster.core.api_input import AwareDateTimeField, JSONBodySerializer, code_field, id_field
 from muster.custody import lots, queries_lots
-from muster.custody.api import HolderSerializer, ItemTypeBriefSerializer, PinField, holder_data
+from muster.custody.api import HolderSerializer, ItemTypeBriefSerializer, holder_data
+from muster.custody.api_actions import PinField
 from muster.custody.ledger import holder_ref
 from muster.custody.lot_balances import MAX_QUANTITY
 from muster.custody.lot_models import Lot, LotBalance
