@@ -243,7 +243,7 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
         "muster.custody.tests.test_api_overrides::test_it_keeps_the_overrides_report_query_count_flat",
     ),
     "api:report-inspections": (
-        "muster.custody.tests.test_api_controls::test_it_lists_the_inspection_queue_in_a_fixed_number_of_queries",
+        "muster.custody.tests.test_api_maintenance::test_it_lists_the_inspection_queue_in_a_fixed_number_of_queries",
     ),
     "api:lot-list": ("muster.custody.tests.test_api_lots::test_the_list_reads_in_a_fixed_number_of_queries",),
     "api:unit-dashboard": (
@@ -266,9 +266,9 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "api:ledger-list": ("muster.custody.tests.test_api::test_it_keeps_list_query_counts_flat",),
     "api:recall-list": ("muster.custody.tests.test_api_recalls::test_it_keeps_the_recall_list_query_count_flat",),
     "api:loss-case-list": (
-        "muster.custody.tests.test_api_controls::test_it_lists_loss_cases_in_a_fixed_number_of_queries",
+        "muster.custody.tests.test_api_losses::test_it_lists_loss_cases_in_a_fixed_number_of_queries",
     ),
-    "api:count-list": ("muster.custody.tests.test_api_controls::test_it_lists_counts_in_a_fixed_number_of_queries",),
+    "api:count-list": ("muster.custody.tests.test_api_counts::test_it_lists_counts_in_a_fixed_number_of_queries",),
 }
 
 # Routes that show no rows, each with the reason. A route that starts showing a list must leave this table.

@@ -1,9 +1,10 @@
-"""The unit dashboard (web and API) and the armory page's dashboard panels: numbers against the database."""
+"""The unit dashboard's web pages and the armory page's dashboard panels: numbers against the database, the chart,
+who may see which unit, the home page and armory list showing the same numbers, the query counts, and the pages under
+the Content Security Policy in a browser. The dashboard API is in test_dashboard_api, lot quantities in
+test_dashboard_lots; the shared fixtures in dashboard_fixtures."""
 
 import re
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -13,86 +14,22 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from muster.core.testing import make_member, make_unit
-from muster.custody import counts, dashboard, losses, maintenance, recalls, services
-from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase, Recall
+from muster.custody import counts, dashboard, losses, services
+from muster.custody.models import Armory, HolderKind, Item, LedgerEvent, LossCase
 from muster.custody.testing import make_item
+from muster.custody.tests.dashboard_fixtures import (
+    _fill,
+    _no_second_factor,  # noqa: F401 — the autouse fixture
+    _queries,
+    at,
+    days_ago,
+    staff_client,
+    stocked_fixture,  # noqa: F401 — the `stocked` fixture
+    workshop_fixture,  # noqa: F401 — the `workshop` fixture, which `stocked` asks for
+)
 from muster.custody.tests.test_browser import browser_page  # noqa: F401 — the shared Chromium fixture
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def at(moment: datetime):
-    """Everything inside happens at `moment` as far as the services and the ledger can tell."""
-    with mock.patch("django.utils.timezone.now", return_value=moment):
-        yield
-
-
-def days_ago(days: int, hour: int = 10) -> datetime:
-    # The real clock, not timezone.now(), which at() may be standing in for.
-    base = datetime.now(tz=timezone.get_current_timezone()) - timedelta(days=days)
-    return base.replace(hour=hour, minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture(autouse=True)
-def _no_second_factor(settings):
-    # Two-factor sign-in is another feature's business; these tests sign staff in with force_login.
-    settings.MUSTER_REQUIRE_TOTP = False
-
-
-@pytest.fixture
-def workshop(world):
-    return Armory.objects.create(code="WS-A", name="Workshop A", unit=world.unit_a, kind=Armory.Kind.WORKSHOP)
-
-
-@pytest.fixture
-def stocked(world, workshop):
-    """Unit A: two in the armory, one issued, one overdue (and recalled), one in maintenance, one lost while issued,
-    one lost from the shelf; unit B: one issued (only the region sees it)."""
-    start = days_ago(20)
-    with at(start):
-        items = {name: make_item(world.armory_a, world.alice, serial=f"A-{name}") for name in
-                 ("kept1", "kept2", "issued", "overdue", "repair", "lost_out", "lost_in")}  # fmt: skip
-        b_item = make_item(world.armory_b, world.carol, serial="B-out")
-    with at(days_ago(10)):
-        services.issue(item=items["overdue"], member=world.bob_member, actor=world.alice, due_at=days_ago(9))
-        # Another holder: an open loss case freezes its last custodian's further issues.
-        services.issue(item=items["lost_out"], member=make_member(world.unit_a), actor=world.alice)
-    with at(days_ago(3)):
-        losses.open_case(item=items["lost_out"], kind="lost", circumstances="Dropped.", occurred_at=days_ago(4),
-                         place="Range", actor=world.alice)  # fmt: skip
-    services.issue(item=items["issued"], member=world.bob_member, actor=world.alice)
-    services.issue(item=b_item, member=world.member_b, actor=world.carol)
-    maintenance.send(item=items["repair"], workshop=workshop, actor=world.alice, reason="Sights loose")
-    an_hour_ago = timezone.now() - timedelta(hours=1)
-    losses.open_case(item=items["lost_in"], kind="stolen", circumstances="Gone from the rack.",
-                     occurred_at=an_hour_ago, place="Arms room A", actor=world.alice)  # fmt: skip
-    overdue = Item.objects.get(pk=items["overdue"].pk)
-    recalls.raise_recall(item=overdue, reason=Recall.Reason.VETTING_EXPIRED, detail="vetting ran out")
-    return items
-
-
-def test_the_item_lists_state_filter_finds_the_dashboards_items(world, stocked):
-    """?state= on the item list takes the dashboard's five states and finds exactly the items each number counts."""
-    api = APIClient()
-    api.force_authenticate(world.dave)
-    found = {
-        state: sorted(row["serial_number"] for row in api.get("/api/v1/items/", {"state": state}).json()["results"])
-        for state in dashboard.STATE_NAMES
-    }
-    assert found == {
-        "in_armory": ["A-kept1", "A-kept2"], "issued": ["A-issued"], "in_maintenance": ["A-repair"],
-        "overdue": ["A-overdue"], "lost": ["A-lost_in", "A-lost_out"],
-    }  # fmt: skip
-    board = dashboard.unit_dashboard(world.unit_a)
-    assert {state: len(serials) for state, serials in found.items()} == {
-        state: getattr(board.states, state) for state in dashboard.STATE_NAMES
-    }
-
-
-def staff_client(client, account):
-    client.force_login(account)
-    return client
 
 
 def test_it_counts_items_by_state_in_exclusive_buckets(client, world, stocked):
@@ -231,35 +168,6 @@ def test_the_armory_page_shows_the_same_panels_for_one_armory(client, world, sto
     assert 'data-testid="loss-cases"' in html and 'data-state="lost">2<' in html
 
 
-def _fill(world, n: int) -> None:
-    """n items of A with issues, returns, an overdue one, a recall, a loss case, and n overdue quantities of a lot:
-    something in every panel."""
-    from muster.custody import lots
-    from muster.custody.testing import make_lot
-
-    member = make_member(world.unit_a)
-    lot = make_lot(world.armory_a, world.alice, quantity=1000)
-    with at(days_ago(8)):
-        for _ in range(n):
-            lots.issue(lot=lot, member=make_member(world.unit_a), quantity=3, actor=world.alice, due_at=days_ago(6))
-    with at(days_ago(8)):
-        items = [make_item(world.armory_a, world.alice) for _ in range(n)]
-        for item in items[: n // 2]:
-            services.issue(item=item, member=member, actor=world.alice, due_at=days_ago(6))
-    with at(days_ago(4)):
-        services.return_item(item=items[0], actor=world.alice)
-        losses.open_case(item=items[-1], kind="lost", circumstances="Gone.", occurred_at=days_ago(5), place="Range",
-                         actor=world.alice)  # fmt: skip
-    recalls.raise_recall(item=Item.objects.get(pk=items[1].pk), reason=Recall.Reason.DEPARTED, detail="left")
-    Armory.objects.create(code=f"ST-{Armory.objects.count()}", name="Store", unit=world.unit_a)
-
-
-def _queries(fetch) -> int:
-    with CaptureQueriesContext(connection) as captured:
-        assert fetch().status_code == 200
-    return len(captured)
-
-
 @pytest.mark.parametrize("page", ["unit-dashboard", "armory-page", "api"])
 def test_the_dashboard_query_count_does_not_grow_with_the_data(client, world, page):
     api = APIClient()
@@ -275,48 +183,6 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(client, world, pa
     small = _queries(fetch)
     _fill(world, 12)
     assert _queries(fetch) == small
-
-
-# --- the API ---------------------------------------------------------------------------------------------------------
-
-
-def test_the_api_returns_the_same_numbers_and_series(client, world, stocked):
-    api = APIClient()
-    api.force_authenticate(world.dave)
-    body = api.get(reverse("api:unit-dashboard", args=["A"]), {"days": "90"}).json()
-    board = dashboard.unit_dashboard(world.unit_a, days=90)
-    assert body["unit"]["code"] == "A" and body["days"] == 90
-    assert body["states"] == {"total": 7, "in_armory": 2, "issued": 1, "in_maintenance": 1, "overdue": 1, "lost": 2,
-                              "held_by_members": 3}  # fmt: skip
-    assert [(p["date"], p["out"]) for p in body["items_out"]] == [(p.day.isoformat(), p.out) for p in board.series]
-    assert [row["serial_number"] for row in body["overdue"]] == ["A-overdue"] and body["overdue_total"] == 1
-    assert body["overdue"][0]["member"] == world.bob_member.member_no
-    assert body["recalls_total"] == 1 and body["recalls"][0]["item"]["serial_number"] == "A-overdue"
-    cases = {row["item"]["serial_number"]: row for row in body["loss_cases"]}
-    assert cases["A-lost_out"]["seconds_to_deadline"] < 0 < cases["A-lost_in"]["seconds_to_deadline"]
-    armories = {row["code"]: row for row in body["armories"]}
-    assert armories["WS-A"]["kind"] == "workshop" and armories["WS-A"]["count_due"] is True
-    assert armories["ARM-A"]["states"]["lost"] == 2 and armories["ARM-A"]["open_count"] is None
-
-
-@pytest.mark.parametrize(("who", "code", "status", "error"), [
-    ("bob", "A", 404, "unit_not_found"), ("carol", "A", 404, "unit_not_found"), ("alice", "R", 404, "unit_not_found"),
-    ("alice", "A", 200, None),
-])  # fmt: skip
-def test_the_api_answers_404_outside_the_callers_units(world, who, code, status, error):
-    api = APIClient()
-    api.force_authenticate(getattr(world, who))
-    response = api.get(reverse("api:unit-dashboard", args=[code]))
-    assert response.status_code == status
-    assert error is None or response.json()["code"] == error
-
-
-def test_the_api_refuses_a_chart_length_it_does_not_draw(world):
-    api = APIClient()
-    api.force_authenticate(world.alice)
-    response = api.get(reverse("api:unit-dashboard", args=["A"]), {"days": "7"})
-    assert (response.status_code, response.json()["code"]) == (400, "days_invalid")
-    assert APIClient().get(reverse("api:unit-dashboard", args=["A"])).status_code == 401
 
 
 # --- the home page and the armory list show the dashboard's numbers --------------------------------------------------
@@ -362,59 +228,6 @@ def test_the_home_page_counts_from_the_tally_in_a_fixed_number_of_queries(client
     assert not [q["sql"] for q in counted.captured_queries if "COUNT(DISTINCT" in q["sql"].upper()]
 
 
-# --- overdue lot quantities -------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def late_lot(world):
-    from muster.custody import lots
-    from muster.custody.testing import make_lot
-
-    lot = make_lot(world.armory_a, world.alice, quantity=500, number="7N6-LATE")
-    with at(days_ago(3)):
-        lots.issue(lot=lot, member=world.bob_member, quantity=40, actor=world.alice, due_at=days_ago(2))
-    lots.issue(lot=lot, member=make_member(world.unit_a), quantity=5, actor=world.alice)  # not due yet
-    b_lot = make_lot(world.armory_b, world.carol, number="7N6-B-LATE")
-    with at(days_ago(3)):
-        lots.issue(lot=b_lot, member=world.member_b, quantity=7, actor=world.carol, due_at=days_ago(2))
-    return lot
-
-
-def test_the_unit_dashboard_lists_overdue_lot_quantities(client, world, late_lot):
-    response = staff_client(client, world.dave).get(reverse("unit-dashboard", args=["A"]))
-    board = response.context["board"]
-    assert [(b.lot.lot_number, b.holder_member, b.quantity) for b in board.overdue_lots] == [
-        ("7N6-LATE", world.bob_member, 40)
-    ]  # fmt: skip
-    assert board.overdue_lots_total == 1
-    html = response.content.decode()
-    table = html.split('data-testid="overdue-lots"')[1].split("</table>")[0]
-    assert "7N6-LATE" in table and world.bob_member.full_name in table and "late)" in table
-    assert "7N6-B-LATE" not in html
-    armory_page = client.get(reverse("armory-page", args=["ARM-A"]))
-    assert armory_page.context["board"].overdue_lots_total == 1
-    assert 'data-testid="overdue-lots"' in armory_page.content.decode()
-    region = staff_client(client, world.rita).get(reverse("unit-dashboard", args=["R"])).context["board"]
-    assert sorted(b.lot.lot_number for b in region.overdue_lots) == ["7N6-B-LATE", "7N6-LATE"]
-
-
-def test_the_api_lists_overdue_lot_quantities_of_the_unit(world, late_lot):
-    api = APIClient()
-    api.force_authenticate(world.dave)
-    body = api.get(reverse("api:unit-dashboard", args=["A"])).json()
-    assert body["overdue_lots_total"] == 1
-    rows = [(row["lot_number"], row["member"], row["quantity"], row["home_armory"]) for row in body["overdue_lots"]]
-    assert rows == [("7N6-LATE", world.bob_member.member_no, 40, "ARM-A")]
-
-
-def test_a_returned_lot_quantity_is_no_longer_overdue(client, world, late_lot):
-    from muster.custody import lots
-
-    lots.return_quantity(lot=late_lot, member=world.bob_member, quantity=40, actor=world.alice)
-    board = staff_client(client, world.dave).get(reverse("unit-dashboard", args=["A"])).context["board"]
-    assert (board.overdue_lots, board.overdue_lots_total) == ([], 0)
-
-
 # --- the badge sheet --------------------------------------------------------------------------------------------------
 
 
@@ -427,27 +240,6 @@ def test_the_unit_dashboard_links_the_badge_sheet_for_commanders_and_armorers(cl
     if shown:  # and the link works for them
         pdf = client.get(link)
         assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
-
-
-def test_loss_cases_of_lot_quantities_are_listed_too(client, world):
-    from muster.custody import lot_losses
-    from muster.custody.testing import make_lot
-
-    lot = make_lot(world.armory_a, world.alice, quantity=500, number="7N6-041")
-    case = lot_losses.report_loss(
-        lot=lot, quantity=30, kind="lost", circumstances="Box missing.", place="Range", armory=world.armory_a,
-        occurred_at=timezone.now() - timedelta(hours=1), actor=world.alice,
-    )  # fmt: skip
-    make_lot(world.armory_b, world.carol, number="7N6-B")
-    staff_client(client, world.alice)
-    response = client.get(reverse("unit-dashboard", args=["A"]))
-    board = response.context["board"]
-    assert [c.pk for c in board.loss_cases] == [case.pk] and board.states.lost == 0  # a lot is not an item
-    assert "lot 7N6-041" in response.content.decode()
-    api = APIClient()
-    api.force_authenticate(world.alice)
-    (row,) = api.get(reverse("api:unit-dashboard", args=["A"])).json()["loss_cases"]
-    assert (row["item"], row["lot_number"], row["quantity"], row["home_armory"]) == (None, "7N6-041", 30, "ARM-A")
 
 
 def test_a_sub_unit_dashboard_counts_only_its_subtree(client, world):
