@@ -1,7 +1,7 @@
 """Demo data, the weeks before today: patrol loans and reliefs at the posts (transfers), key handovers with counts
-(one found item scanned back, one count with every kind of discrepancy), range days that expend ammunition,
-maintenance, loss cases (stolen, lost, damaged, unaccounted), a recalled lot, overdue items, a unit's own custody
-policy and a webhook with its deliveries — every one through the services.
+(one found item scanned back, one count with every kind of discrepancy; in demo_counts), range days that expend
+ammunition, maintenance, loss cases (stolen, lost, damaged, unaccounted), a recalled lot, overdue items, a unit's
+own custody policy and a webhook with its deliveries — every one through the services.
 
 The services stamp everything with `timezone.now()`; a DemoClock stands in for it while the history is built, so
 the ledger, the counts and the charts carry believable dates (in order: the clock only moves forward).
@@ -21,17 +21,19 @@ from muster.core import webhooks
 from muster.core.models import Webhook
 from muster.custody import checkpoints, counts, handover, losses, lots, maintenance, overdue, services
 from muster.custody import policy as unit_policy
-from muster.custody.count_models import Count, Discrepancy
 from muster.custody.lot_models import Lot
 from muster.custody.lots import Expenditure
 from muster.custody.models import Armory, Item, ItemType, LossCase
+from muster.demo_counts import WeeklyCount
 from muster.members.models import Account, Member, Unit
 from muster.training import services as training
 from muster.training.models import Course
 
 HISTORY_DAYS = 30
 WEBHOOK_EVENTS = ["custody.loss", "custody.recover", "custody.transfer"]
-TRANSFER_DAYS = (11, 5, 1)  # days before today with a relief at a post: a rifle handed from member to member
+# Days before today with a relief at a post (a rifle handed from member to member); a relief that finds no rifle out
+# or nobody free to take it over happens on the next day that does.
+TRANSFER_DAYS = (12, 6, 3)
 LOT_TYPES = {
     "ball545": ("5.45×39 mm ball cartridge", ItemType.Category.AMMUNITION, "5.45×39 mm"),
     "pm918": ("9×18 mm PM ball cartridge", ItemType.Category.AMMUNITION, "9×18 mm"),
@@ -69,7 +71,7 @@ class Loan:
     due_day: date
 
 
-class ControlsBuilder:
+class ControlsBuilder(WeeklyCount):
     """Builds the simulated weeks for a demo._Builder `roster` (companies, arms rooms, members, staff accounts)."""
 
     def __init__(self, roster, accounts: dict[str, Account], courses: dict[str, Course], clock: DemoClock):
@@ -82,6 +84,7 @@ class ControlsBuilder:
         self.company = roster.companies[0]
         self.arms_room = roster.arms_rooms[self.company.pk]
         self.loans: list[Loan] = []
+        self.reliefs_owed = 0
         # One rifleman of the company is never picked for the mishaps (a loss freezes its last custodian), so that
         # even a small demo has someone to hand a rifle to today: the `member` account.
         riflemen = [m for m in self._eligible(self.company) if self._qualified(m, "ak74m")]
@@ -172,6 +175,9 @@ class ControlsBuilder:
                 if day.weekday() == 0:
                     self._key_handover_and_count(day, days_ago)
                 self._returns(day)
+                self.reliefs_owed += days_ago in TRANSFER_DAYS
+                if self.reliefs_owed and self._relief_at_a_post(day):  # before the patrols take who is free
+                    self.reliefs_owed -= 1
                 self._patrol_loans(day)
                 if day.weekday() == 2:
                     self._range_day(day)
@@ -221,103 +227,6 @@ class ControlsBuilder:
         from muster.demo_training import REQUIRED
 
         return set(REQUIRED.get(key, [])) <= self.roster.qualified.get(member.pk, set())
-
-    def _key_handover_and_count(self, day: date, days_ago: int) -> None:
-        """Monday: the duty copy of the arms-room key goes to this week's key holder (which makes a count due), and
-        the arms room is counted, every discrepancy resolved, and the count countersigned."""
-        armorer, duty, commander = self.accounts["armorer"], self.accounts["duty"], self.accounts["commander"]
-        key = Item.objects.get(pk=self.key.pk)
-        if key.holder_member_id:
-            services.return_item(item=key, actor=armorer, reason="key handed back at the change of duty")
-        holder = self._free_members(1, spared_too=True)[0]  # holding the key is no mishap
-        self.clock.at(day, 6, 55)
-        services.issue(item=key, member=holder, actor=armorer, due_at=self.clock.now + timedelta(days=7),
-                       reason="duty key for the week", receiver=self._pin(holder, armorer))  # fmt: skip
-        self.clock.at(day, 7, 5)
-        counter = armorer if (days_ago // 7) % 2 else duty  # the counter rotates
-        count = counts.start(armory=self.arms_room, actor=counter)
-        shelf = dict(Item.objects.filter(pk__in=count.expected).order_by("pk").values_list("pk", "serial_number"))
-        codes, extra = list(shelf.values()), {}
-        if days_ago in range(14, 21):  # a rifle off its rack: found behind it, scanned back
-            extra["found"] = self._pick_expected(count, "ak74m")
-        if days_ago in range(7, 14):  # a bad week: every kind of discrepancy, and a pistol nobody can find
-            extra = self._messy_count_codes(count)
-        for key_name in ("found", "lost"):
-            if key_name in extra:
-                codes.remove(shelf[extra[key_name]])
-        for code in extra.get("scanned", []):
-            codes.insert(self.rng.randrange(len(codes) + 1), code)
-        for code in codes:  # a few seconds a scan, along the racks
-            self.clock.wait(self.rng.randint(3, 12))
-            counts.scan(count=count, code=code, actor=counter)
-        self.clock.wait(60)
-        discrepancies = counts.submit(count=count, actor=counter)
-        self.clock.at(day, 7, 20)
-        for discrepancy in discrepancies:
-            self.clock.wait(self.rng.randint(60, 240))
-            self._resolve(discrepancy, counter, extra)
-        self.clock.wait(300)
-        counts.sign(count=count, actor=commander)
-
-    def _pick_expected(self, count: Count, key: str, *, besides: tuple = ()) -> int:
-        """An item the count expects: one of the type `key` if any is on the shelf (a small demo may have every
-        rifle out), else any other."""
-        of_type = Item.objects.filter(pk__in=count.expected, item_type=self.roster.types[key]).exclude(pk__in=besides)
-        pks = list(of_type.values_list("pk", flat=True)) or sorted(set(count.expected) - set(besides))
-        return self.rng.choice(pks)
-
-    def _messy_count_codes(self, count: Count) -> dict:
-        """What goes wrong in one count: a pistol is not on its rack (it becomes a loss case), a rifle on patrol
-        is on the shelf (its holder left it without a return), a B Company rifle stands in the rack after a joint
-        range day, one rifle is scanned twice and a training dummy's label matches nothing."""
-        lost = self._pick_expected(count, "pm")
-        extra: dict = {"lost": lost, "scanned": ["DRILL-AK-04"]}
-        loans = [loan for loan in self.loans if loan.armory == self.arms_room]
-        if loans:
-            extra["unexpected"] = self.rng.choice(loans)
-            extra["scanned"].append(extra["unexpected"].item.serial_number)
-        other_room = self.roster.arms_rooms[self.roster.companies[1].pk]
-        stray = Item.objects.filter(holder_armory=other_room, item_type=self.roster.types["ak74m"]).first()
-        if stray is not None:
-            extra["scanned"].append(stray.serial_number)
-        twice = Item.objects.get(pk=self._pick_expected(count, "ak74m", besides=(lost,)))
-        extra["scanned"].append(twice.serial_number)
-        return extra
-
-    EXPLAINED = {
-        Discrepancy.Kind.MISSING: "Found on the cleaning bench behind the rack; scanned back and shelved.",
-        Discrepancy.Kind.MISPLACED: "B Company rifle left in our rack after the joint range day; handed back to "
-        "B Company's armorer the same morning.",
-        Discrepancy.Kind.DUPLICATE: "Scanned twice: the counter went back along rack 2 to check a label.",
-        Discrepancy.Kind.UNKNOWN: "Label of the drill rifle used for training; not a controlled item.",
-    }
-
-    def _resolve(self, discrepancy: Discrepancy, counter: Account, extra: dict) -> None:
-        """Each discrepancy as a real armory settles it: the counter scans back what turned up, the commander opens
-        the loss case, the armorer explains the rest."""
-        armorer, commander = self.accounts["armorer"], self.accounts["commander"]
-        kind, explanation = discrepancy.kind, self.EXPLAINED.get(discrepancy.kind, "")
-        if kind == Discrepancy.Kind.MISSING and discrepancy.item_id == extra.get("lost"):
-            resolved = counts.resolve(
-                discrepancy=discrepancy, actor=commander, open_loss_case=True, place=self.arms_room.name,
-                explanation="Not on its rack, not on any hand receipt, not in the workshop; the building was searched.",
-            )  # fmt: skip
-            self.clock.wait(1800)
-            losses.record_report_to_authorities(case=resolved.loss_case, police_report_no="PR-NR-2026-1204",
-                                                actor=commander)  # fmt: skip
-        elif kind == Discrepancy.Kind.MISSING:
-            serial = discrepancy.item.serial_number
-            counts.resolve(discrepancy=discrepancy, actor=counter, scanned_code=serial, explanation=explanation)
-        elif kind == Discrepancy.Kind.UNEXPECTED:
-            loan = extra["unexpected"]
-            counts.resolve(discrepancy=discrepancy, actor=armorer,
-                           explanation=f"{loan.member} left it in the arms room after the night patrol without "
-                           "handing it in; returned on the books now.")  # fmt: skip
-            services.return_item(item=loan.item, actor=armorer, reason="left in the arms room, found at the count")
-            self.loans.remove(loan)
-        else:
-            actor = counter if kind == Discrepancy.Kind.DUPLICATE else armorer
-            counts.resolve(discrepancy=discrepancy, actor=actor, explanation=explanation)
 
     def _range_day(self, day: date) -> None:
         """Wednesday: a range session of the company; each shooter draws 60 rounds, and at the end what was not
@@ -380,8 +289,6 @@ class ControlsBuilder:
             self._loss(days_ago, day)
         if days_ago == 10:
             self._damaged(day)
-        if days_ago in TRANSFER_DAYS:
-            self._relief_at_a_post(day)
         if days_ago == 6 and getattr(self, "stolen_case", None):
             self.clock.at(day, 11, 0)
             losses.recover(case=self.stolen_case, armory=self.arms_room, actor=armorer,
@@ -403,29 +310,35 @@ class ControlsBuilder:
     def _lost_items(self) -> set[int]:
         return set(LossCase.objects.filter(closed_at=None, item__isnull=False).values_list("item_id", flat=True))
 
-    def _relief_at_a_post(self, day: date) -> None:
-        """Evening relief at a post: the rifle goes from the member going off duty straight to the one coming on,
-        both typing their PINs on the duty officer's device; the ledger records a transfer with both confirmations."""
+    def _relief_at_a_post(self, day: date) -> bool:
+        """Morning relief at a post: the rifle goes from the member coming off the night straight to the one taking
+        over, both typing their PINs on the duty officer's device; the ledger records a transfer with both
+        confirmations.
+
+        Any patrol rifle of the duty officer's battalion will do, so that a small demo (a handful of members per
+        company) still finds a qualified member of the same company who is free to take one over."""
         duty = self.accounts["duty"]
-        frozen = self._frozen()
-        loans = [
-            loan for loan in self.loans
-            if loan.armory == self.arms_room and loan.due_day > day and loan.member.pk not in frozen
-        ]  # fmt: skip
-        if not loans:
-            return
-        loan = self.rng.choice(loans)
-        relief = [m for m in self._free_members(30) if m.pk != loan.member.pk and self._qualified(m, "ak74m")]
-        if not relief:
-            return
-        receiver = relief[0]
-        posts = [unit for unit in Unit.objects.filter(parent=self.company, kind=Unit.Kind.POST)]
+        company_of = {armory.pk: company_pk for company_pk, armory in self.roster.arms_rooms.items()}
+        companies = {c.pk: c for c in self.roster.companies if c.parent_id == self.company.parent_id}
+        unavailable = self._frozen() | {self.spared} | {loan.member.pk for loan in self.loans}
+        for loan in self.rng.sample(self.loans, len(self.loans)):
+            company = companies.get(company_of.get(loan.armory.pk))
+            if company is None or loan.due_day < day or loan.member.pk in self._frozen():
+                continue
+            relief = [m for m in self._eligible(company) if m.pk not in unavailable and self._qualified(m, "ak74m")]
+            if relief:
+                break
+        else:
+            return False
+        receiver = self.rng.choice(relief)
+        posts = list(Unit.objects.filter(parent=company, kind=Unit.Kind.POST))
         post = posts[0].name if posts else "the bridge checkpoint"
-        self.clock.at(day, 19, 45)
+        self.clock.at(day, 7, 15)
         giver, taker = self._pin(loan.member, duty, "transfer"), self._pin(receiver, duty, "transfer")
         services.transfer(item=loan.item, to_member=receiver, actor=duty, giver=giver, receiver=taker,
                           reason=f"relief at {post}")  # fmt: skip
         loan.member = receiver
+        return True
 
     def _damaged(self, day: date) -> None:
         """A drone detector falls off the vehicle rack while loading: damaged beyond use, a case to account for."""
