@@ -7,7 +7,7 @@ expiry report live in training.api_records.
 
 from django.db.models import Count, Q
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, parsers, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -20,7 +20,7 @@ from muster.core.api_input import (
     StrictLimitOffsetPagination,
     path_id,
 )
-from muster.core.errors import NotFound, NotPermitted
+from muster.core.errors import Invalid, NotFound, NotPermitted
 from muster.members import scope
 from muster.members.models import Member, Role
 from muster.training import services
@@ -104,16 +104,25 @@ class ScheduleSerializer(JSONBodySerializer):
 
 
 def _unique_numbers(numbers: list[str]) -> list[str]:
+    """A member named twice is refused with its own code: for results (a list of objects) the schema cannot say it,
+    and numbers are compared as trimmed, as they are looked up."""
     repeated = sorted({number for number in numbers if numbers.count(number) > 1})
     if repeated:
-        raise serializers.ValidationError(f"Each member may appear once; repeated: {', '.join(repeated)}.")
+        raise Invalid(f"Each member may appear once; repeated: {', '.join(repeated)}.", code="member_repeated")
     return numbers
 
 
+# The schema says the numbers are unique (uniqueItems), so a client knows a repeated number is malformed (400).
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "maxLength": 32}, "minItems": 1, "maxItems": 500, "uniqueItems": True}
+)
+class MemberNumbersField(serializers.ListField):
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.CharField(max_length=32), allow_empty=False, max_length=500, **kwargs)
+
+
 class EnrollSerializer(JSONBodySerializer):
-    members = serializers.ListField(
-        child=serializers.CharField(max_length=32), allow_empty=False, max_length=500, help_text="Member numbers"
-    )
+    members = MemberNumbersField(help_text="Member numbers, each once")
 
     def validate_members(self, numbers: list[str]) -> list[str]:
         return _unique_numbers(numbers)
@@ -289,7 +298,8 @@ class EnrollView(SessionActionView):
         tags=["training-sessions"],
         parameters=[ID_PARAMETER],
         summary="Put members on a planned session's roster (instructor or commander)",
-        description="Members already on the roster are left as they are. 400: invalid, member_out_of_scope. "
+        description="Members already on the roster are left as they are. 400: invalid, member_repeated, "
+        "member_out_of_scope. "
         "403: not_instructor. 404: session_not_found, member_not_found. 409: session_closed, member_not_eligible.",
         request=EnrollSerializer,
         responses={200: TrainingSessionSerializer, **_WRITE_ERRORS},
@@ -311,7 +321,8 @@ class ResultsView(SessionActionView):
         parameters=[ID_PARAMETER],
         summary="Record attendance and results for the whole roster; completes the session and grants "
         "the course's qualifications to those who passed",
-        description="400: invalid, not_on_roster, passed_without_attending, results_incomplete. 403: not_instructor. "
+        description="400: invalid, member_repeated, not_on_roster, passed_without_attending, results_incomplete. "
+        "403: not_instructor. "
         "404: session_not_found, member_not_found. 409: session_closed, session_not_started.",
         request=ResultsSerializer,
         responses={200: TrainingSessionSerializer, **_WRITE_ERRORS},

@@ -241,7 +241,7 @@ def test_an_instructor_without_staff_role_enrolls_the_units_members(world, cours
         ("dave", ["member_b"], 404, "member_not_found"),
         ("dave", ["NO-SUCH"], 404, "member_not_found"),
         ("dave", ["suspended"], 409, "member_not_eligible"),
-        ("dave", ["bob", "bob"], 400, "invalid"),
+        ("dave", ["bob", "bob"], 400, "member_repeated"),
         ("dave", [], 400, "invalid"),
     ],
 )
@@ -306,7 +306,7 @@ def test_it_records_results_completes_the_session_and_grants_qualifications(worl
         ("passed_absent", 400, "passed_without_attending"),
         ("stranger", 400, "not_on_roster"),
         ("out_of_scope", 404, "member_not_found"),
-        ("repeated", 400, "invalid"),
+        ("repeated", 400, "member_repeated"),
         ("future", 409, "session_not_started"),
         ("closed", 409, "session_closed"),
         ("erin", 403, "not_instructor"),
