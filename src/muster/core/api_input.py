@@ -59,7 +59,8 @@ class JSONBodySerializer(serializers.Serializer):
 
 class NonEmptyListSchema(OpenApiSerializerFieldExtension):
     """Lists in request bodies that must not be empty (allow_empty=False), which drf-spectacular leaves unsaid:
-    minItems 1. For lists of values (ListField); NonEmptyManySchema does lists of objects."""
+    minItems 1; and uniqueItems where the field class says `unique_items = True` (its serializer refuses a repeat).
+    For lists of values (ListField); NonEmptyManySchema does lists of objects."""
 
     target_class = "rest_framework.fields.ListField"
     match_subclasses = True
@@ -68,6 +69,8 @@ class NonEmptyListSchema(OpenApiSerializerFieldExtension):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         if direction == "request" and not getattr(self.target, "allow_empty", True) and schema.get("type") == "array":
             schema.setdefault("minItems", 1)
+        if direction == "request" and getattr(self.target, "unique_items", False) and schema.get("type") == "array":
+            schema["uniqueItems"] = True
         return schema
 
 
