@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from muster.core.api import error_responses
 from muster.core.api_input import AwareDateTimeField, JSONBodySerializer
 from muster.core.auth import reauthenticate
-from muster.core.errors import NotPermitted
+from muster.core.errors import NotFound, NotPermitted
 from muster.custody import handover, queries, services
 from muster.custody.api import LedgerEventSerializer
 from muster.custody.api_actions import CustodyActionView, CustodyRequestSerializer, PinField
@@ -144,6 +144,13 @@ class MemberPinView(APIView):
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [parsers.JSONParser]
 
+    @staticmethod
+    def member_in_path(request, member_no: str):
+        """A blank number in the path names no member: 404, as an unknown one (find_member's 400 is for bodies)."""
+        if not member_no.strip():
+            raise NotFound("No member with that number in your units.", code="member_not_found")
+        return queries.find_member(request.user, member_no)
+
     @extend_schema(
         operation_id="members_pin_status",
         tags=["members"],
@@ -152,7 +159,7 @@ class MemberPinView(APIView):
         responses={200: PinStatusSerializer, **error_responses(401, 404)},
     )
     def get(self, request, member_no: str):
-        member = queries.find_member(request.user, member_no)
+        member = self.member_in_path(request, member_no)
         return Response(PinStatusSerializer(pin_status(member)).data)
 
     @extend_schema(
@@ -169,7 +176,7 @@ class MemberPinView(APIView):
         },
     )
     def post(self, request, member_no: str):
-        member = queries.find_member(request.user, member_no)
+        member = self.member_in_path(request, member_no)
         if request.user.member_id != member.pk and not scope.has_role(request.user, member.unit, handover.PIN_MANAGERS):
             # Checked before the body, so a caller without the right learns nothing from validation messages.
             raise NotPermitted(
