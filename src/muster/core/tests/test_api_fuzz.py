@@ -44,6 +44,7 @@ from django.utils import timezone
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.result import Ok
 from schemathesis.generation.drivers import CoverageGenerator
 from schemathesis.generation.feedback import FeedbackSources
@@ -617,15 +618,22 @@ def collection_of(path: str, name: str) -> str:
 
 def with_real_objects(case, pools):
     """A strategy for the case with, about half the time, some of its ids, codes and member numbers replaced by
-    real ones (a path parameter or a body or query field named like one of the pools)."""
+    real ones (a path parameter or a body or query field named like one of the pools). A component generated to be
+    invalid is left as it is: a real id in place of a mutated one would make the request valid in a way Schemathesis
+    does not always notice, and it would then expect a valid request to be refused (found by a full run)."""
+    meta = case.meta
+
+    def mutated(location: ParameterLocation) -> bool:
+        return meta is not None and meta.is_negative_at(location)
+
     slots = []
-    for name in case.path_parameters:
+    for name in [] if mutated(ParameterLocation.PATH) else case.path_parameters:
         pool = pools.path.get(collection_of(case.path, name))
         if pool:
             slots.append(("path_parameters", name, pool))
-    for container in ("query", "body"):
+    for container, location in (("query", ParameterLocation.QUERY), ("body", ParameterLocation.BODY)):
         values = getattr(case, container)
-        if isinstance(values, dict):
+        if isinstance(values, dict) and not mutated(location):
             slots.extend((container, name, pools.fields[name]) for name in values if name in pools.fields)
     if not slots:
         return st.just(case)
